@@ -24,7 +24,8 @@ import io
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, BinaryIO
 
 from airflow.sdk import ObjectStoragePath
 
@@ -55,37 +56,38 @@ def dumps(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_default)
 
 
-def _tmp_sibling(path: ObjectStoragePath) -> ObjectStoragePath:
-    return path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-
-
-def write_jsonl_gz(path: ObjectStoragePath, records: Iterable[dict]) -> int:
-    """Stream ``records`` into ``path`` atomically; return how many were written."""
+@contextmanager
+def atomic_writer(path: ObjectStoragePath) -> Iterator[BinaryIO]:
+    """A binary file handle whose content appears at ``path`` only when the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(path)
-    count = 0
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
-        with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-            text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
-            for record in records:
-                text.write(dumps(record))
-                text.write("\n")
-                count += 1
-            text.flush()
-            text.detach()
+        with tmp.open("wb") as handle:
+            yield handle
         tmp.rename(path)
     except BaseException:
         if tmp.exists():
             tmp.unlink()
         raise
+
+
+def write_jsonl_gz(path: ObjectStoragePath, records: Iterable[dict]) -> int:
+    """Stream ``records`` into ``path`` atomically; return how many were written."""
+    count = 0
+    with atomic_writer(path) as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
+        for record in records:
+            text.write(dumps(record))
+            text.write("\n")
+            count += 1
+        text.flush()
+        text.detach()
     return count
 
 
 def write_bytes_atomic(path: ObjectStoragePath, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_sibling(path)
-    tmp.write_bytes(data)
-    tmp.rename(path)
+    with atomic_writer(path) as handle:
+        handle.write(data)
 
 
 def list_files(directory: ObjectStoragePath, pattern: str = "*.jsonl.gz") -> list[ObjectStoragePath]:

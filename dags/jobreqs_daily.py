@@ -1,0 +1,98 @@
+"""
+### jobreqs_daily
+
+Every day: collect the day's job postings (Indeed, Upwork), keep the paragraphs that talk about
+technology, extract the technologies named there, map them to canonical names, and publish the
+result to the warehouse (`jobreqs_warehouse`) and the lake.
+
+**Params** (change them in the trigger form): search `keywords` and `locations` for Indeed,
+which `sources` to collect, and the `extraction_backend` (`local`, free and offline, or `openai`).
+
+**Backfills** (`airflow backfill create --dag-id jobreqs_daily --from-date ... --to-date ...`)
+re-process the raw snapshots the lake already holds for each date: scrapers cannot go back in
+time, so for a past date they are skipped and a date without snapshots ends with a clear message.
+
+Each task records its statistics in `jobreqs.pipeline_runs`; every step is idempotent for its date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+DEFAULT_KEYWORDS = ["data scientist", "data analyst", "data engineer"]
+
+default_args = {
+    "owner": "jobreqs",
+    "retries": 3,
+    "retry_delay": dt.timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": dt.timedelta(minutes=10),
+}
+
+
+def _ctx():
+    # Imported inside tasks: parsing this file imports nothing but Airflow's SDK.
+    from jobreqs.pipeline import RunContext
+
+    return RunContext.from_airflow(get_current_context())
+
+
+@dag(
+    dag_id="jobreqs_daily",
+    schedule="@daily",
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    catchup=False,
+    max_active_runs=2,
+    default_args=default_args,
+    tags=["jobreqs", "etl"],
+    doc_md=__doc__,
+    params={
+        "keywords": Param(DEFAULT_KEYWORDS, type="array", items={"type": "string"},
+                          description="Indeed search keywords"),
+        "locations": Param(["remote"], type="array", items={"type": "string"},
+                           description="Indeed search locations"),
+        "sources": Param(["indeed", "upwork"], type="array",
+                         items={"type": "string", "enum": ["indeed", "upwork"]},
+                         description="Sources to collect and process"),
+        "extraction_backend": Param("local", type="string", enum=["local", "openai"],
+                                    description="local: free offline matcher; openai: the OpenAI API"),
+    },
+)
+def jobreqs_daily():
+    @task
+    def migrate_warehouse() -> dict:
+        """Applies pending warehouse migrations (idempotent)."""
+        from jobreqs.pipeline import run_migrate
+
+        return run_migrate()
+
+    @task(trigger_rule="none_failed")
+    def normalise() -> dict:
+        """Validates the day's raw snapshots and writes one common-schema posting per record;
+        records that fail validation are quarantined with their reason."""
+        from jobreqs.pipeline import run_normalise
+
+        return run_normalise(_ctx())
+
+    @task
+    def load(postings: dict) -> dict:
+        """Upserts the day's postings, keywords and technologies into the warehouse in bulk."""
+        from jobreqs.pipeline import run_load
+
+        return run_load(_ctx(), postings["path"])
+
+    @task
+    def publish() -> dict:
+        """Writes the day's curated Parquet files to the lake."""
+        from jobreqs.pipeline import run_publish
+
+        return run_publish(_ctx())
+
+    postings = normalise()
+    migrate_warehouse() >> postings
+    load(postings) >> publish()
+
+
+jobreqs_daily()

@@ -1,0 +1,86 @@
+"""The glue between Airflow's task context and the stages.
+
+Each ``run_*`` function is what one task of ``jobreqs_daily`` does: it resolves the lake, the
+warehouse and the date, calls the stage (a plain function in ``transforms/`` or ``scrapers/``),
+records the stage's statistics in ``pipeline_runs`` and returns them (small dicts, for XCom).
+Stages hand data to each other as lake partitions: a task returns the path it wrote and the next
+task reads it, so a retried task starts again from the previous stage's output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobreqs import lake, warehouse
+from jobreqs.runs import record_stage
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "jobreqs_daily"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a stage needs to know about the run it is part of."""
+
+    run_id: str
+    day: dt.date
+    params: dict[str, Any] = field(default_factory=dict)
+    dag_id: str = DAG_ID
+
+    @classmethod
+    def from_airflow(cls, context) -> RunContext:
+        """Build from a task's context. The processed date is the run's logical date; a manual run
+        without one (Airflow 3 allows that) processes the day it runs on."""
+        moment = context.get("logical_date") or context["dag_run"].run_after
+        return cls(run_id=context["run_id"], day=moment.astimezone(dt.timezone.utc).date(),
+                   params=dict(context.get("params") or {}), dag_id=context["dag"].dag_id)
+
+    def record(self, stage: str, stats: dict, status: str = "success", message: str | None = None) -> dict:
+        with warehouse.connect() as conn:
+            record_stage(conn, run_id=self.run_id, dag_id=self.dag_id, day=self.day, stage=stage,
+                         stats=stats, status=status, message=message)
+        return stats
+
+
+def map_partition(source_dir: str, target_zone: str, ctx: RunContext,
+                  transform: Callable[[Iterable[dict]], Iterator[dict]]) -> tuple[str, int]:
+    """Stream the records of a staging partition through ``transform`` into the next one."""
+    root = lake.lake_root()
+    target = lake.partition(root, "staging", target_zone, ctx.day)
+    count = lake.replace_partition(target, transform(lake.read_partition(lake.lake_root(source_dir))))
+    return str(target), count
+
+
+def run_normalise(ctx: RunContext) -> dict:
+    from transforms.normalise import normalise_day
+
+    sources = tuple(ctx.params.get("sources") or ("indeed", "upwork"))
+    stats = normalise_day(lake.lake_root(), ctx.day, sources)
+    stats["path"] = str(lake.partition(lake.lake_root(), "staging", "postings", ctx.day))
+    status = "skipped" if stats["message"] else "success"
+    return ctx.record("normalise", stats, status=status, message=stats["message"])
+
+
+def run_load(ctx: RunContext, source_dir: str) -> dict:
+    from transforms.load import load_postings
+
+    with warehouse.connect() as conn:
+        stats = load_postings(conn, lake.read_partition(lake.lake_root(source_dir)))
+    return ctx.record("load", stats)
+
+
+def run_publish(ctx: RunContext) -> dict:
+    from transforms.publish import publish_day
+
+    with warehouse.connect() as conn:
+        stats = publish_day(conn, lake.lake_root(), ctx.day)
+    return ctx.record("publish", stats)
+
+
+def run_migrate() -> dict:
+    return {"applied": warehouse.migrate()}

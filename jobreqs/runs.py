@@ -1,0 +1,21 @@
+"""Run statistics: every stage of every run records what it did in ``jobreqs.pipeline_runs``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+
+def record_stage(conn: psycopg.Connection, *, run_id: str, dag_id: str, day: dt.date, stage: str,
+                 stats: dict, status: str = "success", message: str | None = None) -> None:
+    """Upsert one stage's statistics for a run (a retried task overwrites its earlier attempt)."""
+    conn.execute(
+        """INSERT INTO jobreqs.pipeline_runs (run_id, dag_id, logical_date, stage, status, stats, message)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (run_id, stage) DO UPDATE SET
+               status = EXCLUDED.status, stats = EXCLUDED.stats, message = EXCLUDED.message,
+               recorded_at = now()""",
+        (run_id, dag_id, day, stage, status, Jsonb(stats), message),
+    )
