@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -17,6 +20,16 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from jobreqs import airflow_env  # noqa: E402  (imports no Airflow)
+
+# Airflow reads its configuration once, at first import: point it at a private home before any
+# test imports it, so the suite never touches ~/airflow or the project's .state/.
+SESSION_TMP = Path(tempfile.mkdtemp(prefix="jobreqs-tests-"))
+os.environ["AIRFLOW_HOME"] = str(SESSION_TMP / "airflow")
+os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+os.environ["JOBREQS_STATE_DIR"] = str(SESSION_TMP / "state")
+airflow_env.apply()
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SERVER_CONNINFO = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
@@ -125,3 +138,38 @@ def lake_root(state_dir):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def airflow_metadata() -> dict[str, str]:
+    """A migrated Airflow metadata DB (SQLite) for ``airflow dags test``; returns the env to use."""
+    airflow_env.ensure_metadata_db()
+    return dict(os.environ)
+
+
+def airflow_cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the ``airflow`` command of this virtualenv; fail with its output when it fails."""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    result = subprocess.run([airflow, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        pytest.fail(f"airflow {' '.join(args)} exited {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def warehouse_snapshot(conninfo: str) -> dict[str, list]:
+    """Every row of the warehouse's data tables (run bookkeeping and load times left out)."""
+    skip_columns = {"loaded_at", "recorded_at", "created_at", "fetched_at", "enriched_at", "obtained_at"}
+    snapshot = {}
+    with psycopg.connect(conninfo) as conn:
+        tables = [t for (t,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'jobreqs' "
+            "AND tablename NOT IN ('schema_migrations', 'pipeline_runs') ORDER BY 1").fetchall()]
+        for table in tables:
+            columns = [c for (c,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'jobreqs' "
+                "AND table_name = %s ORDER BY ordinal_position", (table,)).fetchall() if c not in skip_columns]
+            query = sql.SQL("SELECT {} FROM jobreqs.{} ORDER BY {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table),
+                sql.SQL(", ").join(sql.Literal(i + 1) for i in range(len(columns))))
+            snapshot[table] = conn.execute(query).fetchall()
+    return snapshot

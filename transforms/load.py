@@ -34,6 +34,8 @@ _POSTING_COLUMNS = [
     ("classifier_version", "text"), ("extraction_backend", "text"),
 ]
 _NAMES = [name for name, _ in _POSTING_COLUMNS]
+# Array columns default to empty, not NULL.
+_SELECT = [f"coalesce({n}, '{{}}')" if t == "text[]" else n for n, t in _POSTING_COLUMNS]
 # Columns refreshed when a posting is loaded again; posting_date keeps its first value.
 _UPDATED = [n for n in _NAMES if n not in ("source", "source_id", "posting_date")]
 
@@ -67,7 +69,7 @@ def load_postings(conn: psycopg.Connection, records: Iterable[dict]) -> dict:
         cur.execute(
             f"""
             INSERT INTO jobreqs.postings ({', '.join(_NAMES)})
-            SELECT DISTINCT ON (source, source_id) {', '.join(_NAMES)}
+            SELECT DISTINCT ON (source, source_id) {', '.join(_SELECT)}
             FROM stage_postings ORDER BY source, source_id, ord DESC
             ON CONFLICT (source, source_id) DO UPDATE SET
                 {', '.join(f'{n} = EXCLUDED.{n}' for n in _UPDATED)},

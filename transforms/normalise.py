@@ -121,11 +121,11 @@ def normalise_source(root, source: str, day: dt.date, stats: NormaliseStats,
         for line_number, line in lake.read_jsonl_gz(path):
             reason = None
             try:
-                posting = convert(schema.model_validate_json(line), day)
+                posting = convert(schema.model_validate(json.loads(line)), day)
+            except json.JSONDecodeError as exc:
+                reason = f"not valid JSON: {exc}"
             except ValidationError as exc:
                 reason = f"invalid {source} record: {_first_error(exc)}"
-            except ValueError as exc:
-                reason = f"unreadable {source} record: {exc}"
             if reason:
                 stats.quarantined[source] += 1
                 quarantine.append({"reason": reason, "file": path.name, "line": line_number, "raw": line})

@@ -1,0 +1,66 @@
+"""The short report ``jobreqs run`` prints: what ran, rows landed, lake files, how to query."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from jobreqs import lake, warehouse
+
+TABLES = ["postings", "posting_keywords", "posting_technologies", "technologies", "unmapped_terms",
+          "upwork_jobs", "upwork_clients", "pipeline_runs"]
+
+
+def _table_counts(conn, day: dt.date) -> list[tuple[str, int]]:
+    present = {r[0] for r in conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'jobreqs'").fetchall()}
+    return [(t, conn.execute(sql.SQL("SELECT count(*) FROM jobreqs.{}").format(sql.Identifier(t))).fetchone()[0])
+            for t in TABLES if t in present]
+
+
+def reader_conninfo(conninfo: str) -> str:
+    """The same server and database, as the read-only role (no password shown)."""
+    parts = conninfo_to_dict(conninfo)
+    parts.pop("password", None)
+    parts["user"] = "jobreqs_reader"
+    return make_conninfo(**parts)
+
+
+def render(dag_run, day: dt.date, elapsed: float, notes: list[str]) -> str:
+    lines = [f"jobreqs_daily for {day}: {dag_run.state} in {elapsed:.0f} s"]
+    states = [f"{ti.task_id}={ti.state}" for ti in sorted(dag_run.get_task_instances(), key=lambda t: t.task_id)]
+    lines.append("  tasks: " + ", ".join(states))
+    lines += [f"  {note}" for note in notes]
+    conninfo = warehouse.warehouse_conninfo()
+    with warehouse.connect(conninfo) as conn:
+        day_postings = conn.execute(
+            "SELECT source, count(*) FROM jobreqs.postings WHERE posting_date = %s GROUP BY 1 ORDER BY 1",
+            (day,)).fetchall()
+        counts = _table_counts(conn, day)
+        runs = conn.execute(
+            "SELECT stage, status, message FROM jobreqs.pipeline_runs WHERE run_id = %s ORDER BY recorded_at",
+            (dag_run.run_id,)).fetchall()
+    lines.append(f"  warehouse ({warehouse.describe(conninfo)}):")
+    lines.append("    postings for this date: " + (", ".join(f"{s} {n}" for s, n in day_postings) or "none"))
+    lines.append("    rows per table: " + ", ".join(f"{t} {n}" for t, n in counts))
+    for stage, status, message in runs:
+        if message:
+            lines.append(f"    {stage} ({status}): {message}")
+    root = lake.lake_root()
+    lines.append(f"  lake ({root}):")
+    for zone in ("raw", "quarantine", "staging", "curated"):
+        zone_dir = root / zone
+        if not zone_dir.exists():
+            continue
+        for name_dir in sorted(zone_dir.iterdir(), key=lambda p: p.name):
+            part = name_dir / f"dt={day}"
+            files = [p for p in lake.list_files(part, "*") if p.is_file()]
+            if files:
+                lines.append(f"    {zone}/{name_dir.name}/dt={day}/: " + ", ".join(p.name for p in files))
+    lines.append("  query it:")
+    lines.append(f'    psql "{reader_conninfo(conninfo)}" -c "SELECT technology, count(*) FROM '
+                 'jobreqs.posting_technologies GROUP BY 1 ORDER BY 2 DESC LIMIT 20"')
+    lines.append("    curated Parquet: pyarrow.parquet.read_table('<lake>/curated/postings/dt=<date>/postings.parquet')")
+    return "\n".join(lines)
