@@ -1,0 +1,50 @@
+"""End to end: ``airflow dags test jobreqs_daily D`` over raw snapshots in the lake, twice."""
+
+import datetime as dt
+
+import psycopg
+import pytest
+
+from jobreqs import lake
+from tests.conftest import airflow_cli, airflow_conn_json, warehouse_snapshot
+from tests.fixtures.raw_day import write_raw_day
+
+DAY = dt.date(2026, 11, 20)
+
+
+@pytest.fixture
+def run_env(airflow_metadata, warehouse, lake_root):
+    env = dict(airflow_metadata)
+    env["AIRFLOW_CONN_JOBREQS_WAREHOUSE"] = airflow_conn_json(warehouse)
+    env["JOBREQS_LAKE_URL"] = str(lake_root)
+    return env
+
+
+def test_daily_run_lands_rows_and_files_and_is_idempotent(run_env, warehouse, lake_root):
+    expected = write_raw_day(lake_root, DAY)
+    airflow_cli("dags", "test", "jobreqs_daily", DAY.isoformat(), env=run_env)
+
+    with psycopg.connect(warehouse) as conn:
+        by_source = dict(conn.execute(
+            "SELECT source, count(*) FROM jobreqs.postings WHERE posting_date = %s GROUP BY 1", (DAY,)).fetchall())
+        stages = dict(conn.execute(
+            "SELECT stage, status FROM jobreqs.pipeline_runs WHERE logical_date = %s", (DAY,)).fetchall())
+    assert by_source == {"indeed": expected["indeed"], "upwork": expected["upwork"]}
+    assert {"normalise", "load", "publish"} <= set(stages) and set(stages.values()) == {"success"}
+    for zone, name, pattern in [("staging", "postings", "*.jsonl.gz"), ("curated", "postings", "*.parquet"),
+                                ("quarantine", "indeed", "*.jsonl.gz")]:
+        assert lake.list_files(lake.partition(lake_root, zone, name, DAY), pattern), f"{zone}/{name}"
+
+    first = warehouse_snapshot(warehouse)
+    airflow_cli("dags", "test", "jobreqs_daily", DAY.isoformat(), env=run_env)
+    assert warehouse_snapshot(warehouse) == first
+
+
+def test_daily_run_for_a_date_without_snapshots_succeeds_with_a_message(run_env, warehouse):
+    day = dt.date(2026, 10, 1)
+    airflow_cli("dags", "test", "jobreqs_daily", day.isoformat(), env=run_env)
+    with psycopg.connect(warehouse) as conn:
+        status, message = conn.execute(
+            "SELECT status, message FROM jobreqs.pipeline_runs WHERE logical_date = %s AND stage = 'normalise'",
+            (day,)).fetchone()
+    assert status == "skipped" and "no raw snapshot for 2026-10-01" in message
