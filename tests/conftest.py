@@ -173,3 +173,25 @@ def warehouse_snapshot(conninfo: str) -> dict[str, list]:
                 sql.SQL(", ").join(sql.Literal(i + 1) for i in range(len(columns))))
             snapshot[table] = conn.execute(query).fetchall()
     return snapshot
+
+
+@pytest.fixture(scope="session")
+def airflow_services(create_database):
+    """A running Airflow (api-server, scheduler, dag-processor; LocalExecutor; Postgres metadata)
+    with its own migrated warehouse database and local lake. Slow to start (~1 min): shared."""
+    from jobreqs.warehouse import migrate
+    from tests.airflow_services import start_services
+
+    warehouse_conninfo = create_database("jobreqs_services_wh")
+    migrate(warehouse_conninfo)
+    home = SESSION_TMP / "airflow-services"
+    lake_dir = SESSION_TMP / "services-lake"
+    services = start_services(home, create_database("airflow_meta"), {
+        "AIRFLOW_CONN_JOBREQS_WAREHOUSE": airflow_conn_json(warehouse_conninfo),
+        "JOBREQS_LAKE_URL": lake_dir.as_uri(),
+        "JOBREQS_STATE_DIR": str(SESSION_TMP / "services-state"),
+    })
+    services.warehouse_conninfo = warehouse_conninfo
+    services.lake_url = lake_dir.as_uri()
+    yield services
+    services.stop()
