@@ -223,8 +223,11 @@ def fetch_day(settings: UpworkSettings, root, day: dt.date) -> FetchStats:
             log.warning("upwork fetch %s: %d malformed results quarantined in %s", day, stats.quarantined, bad_target)
         elif bad_target.exists():
             bad_target.unlink()  # a re-run without rejects clears the old ones
+        lake_done = time.monotonic()
         stats.inserted, stats.updated = upsert_jobs(_Spool.read(spool.raw_path), day)
-    stats.extra |= {"seconds_paging": round(paged - began, 3), "seconds": round(time.monotonic() - began, 3)}
+    done = time.monotonic()
+    stats.extra |= {"seconds_paging": round(paged - began, 3), "seconds_lake": round(lake_done - paged, 3),
+                    "seconds_load": round(done - lake_done, 3), "seconds": round(done - began, 3)}
     return stats
 
 

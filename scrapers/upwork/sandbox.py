@@ -32,6 +32,7 @@ import json
 import random
 import re
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -80,6 +81,8 @@ class DayOptions:
     burst_length: int = 3
     retry_after: str = "1"
     error_rate: float = 0.0
+    # Seconds each job-details answer takes (so that concurrent runs overlap in tests).
+    details_latency: float = 0.0
     # When set, the proxy key / OAuth client must match: {"proxy_key", "client_id", "client_secret"}.
     credentials: dict | None = None
 
@@ -290,6 +293,12 @@ def _handler(day: SandboxDay) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "UpworkSandbox/1"
 
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out as two writes: without this, Nagle's algorithm and the
+            # client's delayed ACK add ~40 ms to every answer.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, *args) -> None:  # quiet: tests and benchmarks print their own figures
             pass
 
@@ -417,6 +426,8 @@ def _handler(day: SandboxDay) -> type[BaseHTTPRequestHandler]:
                 "pageInfo": {"endCursor": str(end), "hasNextPage": end < total}}}})
 
         def _details(self, variables: dict, fast: bool) -> None:
+            if day.o.details_latency:
+                time.sleep(day.o.details_latency)
             job = day.by_cipher.get(str(variables.get("id")))
             day.counts["details_fast" if fast else "details_fallback"] += 1
             name = "jobPubDetails" if fast else "jobAuthDetails"
