@@ -54,10 +54,72 @@ def test_small_day_every_job_once_with_boundaries(upwork_sandbox, lake_root, war
     assert "token" not in json.dumps(result).lower() or "token_refreshes" in json.dumps(result)
 
 
-def test_print_result(upwork_sandbox, lake_root, warehouse, capsys):
-    upwork_sandbox(malformed_rate=0.03)
+def test_rerun_of_the_date_is_idempotent(upwork_sandbox, lake_root, warehouse):
+    from scrapers.upwork.enrich import upwork_enrich
+
+    upwork_sandbox(jobs=200, arrivals=3, late_arrivals=2, malformed_rate=0.02, fast_fail_rate=0, both_fail_rate=0)
+    first = upwork_fetch(lake_root, DAY)
+    upwork_enrich(limit=50)
+    with psycopg.connect(warehouse) as conn:
+        enriched_before = conn.execute(
+            "SELECT id, enriched_at FROM jobreqs.upwork_jobs WHERE enriched_at IS NOT NULL ORDER BY id").fetchall()
+    second = upwork_fetch(lake_root, DAY)
+    assert second["inserted"] == 0 and second["updated"] == first["fetched"] == second["fetched"]
+    assert second["quarantined"] == first["quarantined"] > 0
+    raw_dir = lake.partition(lake_root, "raw", "upwork", DAY)
+    assert [p.name for p in lake.list_files(raw_dir)] == ["part-0000.jsonl.gz"]
+    assert len(_raw_records(lake_root)) == first["fetched"]
+    assert len(_quarantined(lake_root)) == first["quarantined"]
+    assert len(_db_ids(warehouse)) == first["fetched"]
+    with psycopg.connect(warehouse) as conn:
+        # a re-fetch keeps what enrichment did
+        assert conn.execute(
+            "SELECT id, enriched_at FROM jobreqs.upwork_jobs WHERE enriched_at IS NOT NULL ORDER BY id").fetchall() == enriched_before
+        assert conn.execute("SELECT count(DISTINCT first_seen_date) FROM jobreqs.upwork_jobs").fetchone()[0] == 1
+
+
+def test_429_bursts_and_503s_are_waited_out(upwork_sandbox, lake_root, warehouse):
+    url = upwork_sandbox(burst_every=4, burst_length=2, retry_after="0.05", error_rate=0.05)
     result = upwork_fetch(lake_root, DAY)
-    with capsys.disabled():
-        print(result)
-        for b in _quarantined(lake_root):
-            print(b["reason"])
+    counts = truth(url)["counts"]
+    assert counts["status_429"] > 0 and result["retries"] >= counts["status_429"]
+    ids = [r["id"] for r in _raw_records(lake_root)]
+    assert len(ids) == len(set(ids)) and set(ids) == set(truth(url)["window_ids"])
+
+
+def test_whole_6000_job_day_every_job_exactly_once(upwork_sandbox, lake_root, warehouse):
+    """The sandbox's full day (~6,000 jobs) while 60 more arrive during paging, with 429 bursts."""
+    url = upwork_sandbox(jobs=5_960, arrivals=40, late_arrivals=20, before=120,
+                         burst_every=50, burst_length=2, retry_after="0.05")
+    result = upwork_fetch(lake_root, DAY)
+    expected = truth(url)
+    assert expected["pending_arrivals"] == 0, "every arrival was released during paging"
+    ids = [r["id"] for r in _raw_records(lake_root)]
+    assert len(ids) == len(set(ids)) == result["fetched"]
+    assert set(ids) == set(expected["window_ids"])
+    assert len(ids) + result["quarantined"] == 6_000
+    assert result["newer_than_window"] > 0 and result["duplicates_skipped"] > 0
+    assert len(_db_ids(warehouse)) == len(ids)
+
+
+def test_retry_after_forms():
+    import datetime as dt
+
+    from scrapers.upwork.api import retry_after_seconds
+
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc)
+    assert retry_after_seconds("3", now) == 3.0
+    assert retry_after_seconds("0.25", now) == 0.25
+    assert retry_after_seconds("Fri, 20 Nov 2026 12:00:07 GMT", now) == 7.0
+    assert retry_after_seconds("Fri, 20 Nov 2026 11:00:00 GMT", now) == 0.0
+    assert retry_after_seconds(None, now) is None and retry_after_seconds("soon", now) is None
+
+
+def test_unusable_search_answer_fails_loudly(upwork_sandbox, lake_root, warehouse, monkeypatch):
+    from scrapers.upwork.api import UpworkApiError
+
+    upwork_sandbox()
+    monkeypatch.setattr("scrapers.upwork.api.VISITOR_SEARCH_QUERY", "query { somethingElse }")
+    with pytest.raises(UpworkApiError, match="HTTP 400"):
+        upwork_fetch(lake_root, DAY)
+    assert not lake.list_files(lake.partition(lake_root, "raw", "upwork", DAY))
