@@ -471,17 +471,22 @@ def sandbox_server(host: str = "127.0.0.1", port: int = 0, **day_options) -> Ite
 
 
 def main() -> None:
-    """``python -m scrapers.upwork.sandbox [--port N] [--day YYYY-MM-DD] [--jobs N]``: serve until Ctrl-C."""
+    """``python -m scrapers.upwork.sandbox [--port N] [--day YYYY-MM-DD] [--jobs N] ...``: serve until
+    interrupted; the first line printed is the base URL."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--port", type=int, default=8765)
+    parser = argparse.ArgumentParser(description="Serve a sandbox Upwork day until interrupted.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0: a free port")
     parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.datetime.now(UTC).date())
-    parser.add_argument("--jobs", type=int, default=DayOptions.jobs)
-    parser.add_argument("--seed", type=int, default=DayOptions.seed)
+    for name in ("jobs", "arrivals", "late_arrivals", "before", "seed", "burst_every", "burst_length"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(DayOptions, name))
+    parser.add_argument("--retry-after", default=DayOptions.retry_after)
     args = parser.parse_args()
-    with sandbox_server(port=args.port, day=args.day, jobs=args.jobs, seed=args.seed) as url:
-        print(f"sandbox Upwork for {args.day} at {url} (JOBREQS_UPWORK_BASE_URL={url})", flush=True)
+    options = {k: v for k, v in vars(args).items() if k not in ("host", "port")}
+    with sandbox_server(host=args.host, port=args.port, **options) as url:
+        print(url, flush=True)
+        print(f"sandbox Upwork for {args.day}: set JOBREQS_UPWORK_BASE_URL={url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
 

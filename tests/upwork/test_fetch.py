@@ -123,3 +123,15 @@ def test_unusable_search_answer_fails_loudly(upwork_sandbox, lake_root, warehous
     with pytest.raises(UpworkApiError, match="HTTP 400"):
         upwork_fetch(lake_root, DAY)
     assert not lake.list_files(lake.partition(lake_root, "raw", "upwork", DAY))
+
+
+def test_raw_records_flow_on_through_normalise(upwork_sandbox, lake_root, warehouse):
+    from transforms.normalise import normalise_day
+
+    upwork_sandbox(jobs=80, arrivals=2, late_arrivals=1, before=5, malformed_rate=0)
+    fetched = upwork_fetch(lake_root, DAY)
+    stats = normalise_day(lake_root, DAY, sources=("upwork",))
+    assert stats["postings"]["upwork"] == fetched["fetched"] and stats["quarantined"]["upwork"] == 0
+    postings = list(lake.read_partition(lake.partition(lake_root, "staging", "postings", DAY)))
+    assert {p["source_id"] for p in postings} == {r["id"] for r in _raw_records(lake_root)}
+    assert all(p["url"].startswith("https://www.upwork.com/jobs/~") and p["skills"] for p in postings)
