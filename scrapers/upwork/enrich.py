@@ -114,31 +114,55 @@ def remaining(max_tries: int) -> int:
 
 
 async def enrich_jobs(settings: UpworkSettings, limit: int, concurrency: int, max_tries: int) -> dict:
-    """Claim, fetch and record in chunks until ``limit`` jobs were taken or none is left."""
+    """Claim, fetch and record until ``limit`` jobs were taken or none is left.
+
+    A feeder claims chunks ahead of ``concurrency`` workers (a bounded queue keeps memory flat);
+    outcomes are recorded in batches. Claims and records take turns (one lock), so a job that
+    failed in this run is on the ``skip`` list before its lease is released: one try per run."""
     counts = {"claimed": 0, "enriched": 0, "fast": 0, "fallback": 0, "failed": 0}
     chunk = max(4 * concurrency, 50)
-    semaphore = asyncio.Semaphore(concurrency)
+    queue: asyncio.Queue = asyncio.Queue(maxsize=2 * chunk)
+    db_turn = asyncio.Lock()
     failed_ids: list[str] = []
+    pending: list[Outcome] = []
     api = AsyncUpworkApi(settings, WarehouseTokenSource(settings))
 
-    async def bounded(job_id: str, ciphertext: str) -> Outcome:
-        async with semaphore:
-            return await enrich_job(api, job_id, ciphertext)
+    async def flush() -> None:
+        async with db_turn:
+            batch = pending[:]
+            del pending[:]
+            if not batch:
+                return
+            failed_ids.extend(o.job_id for o in batch if not o.path)
+            await asyncio.to_thread(record, batch)
+            for outcome in batch:
+                counts[outcome.path or "failed"] += 1
+            counts["enriched"] = counts["fast"] + counts["fallback"]
+
+    async def feeder() -> None:
+        try:
+            while counts["claimed"] < limit:
+                async with db_turn:
+                    jobs = await asyncio.to_thread(claim, min(chunk, limit - counts["claimed"]), max_tries,
+                                                   LEASE_SECONDS, list(failed_ids))
+                if not jobs:
+                    break
+                counts["claimed"] += len(jobs)
+                for job in jobs:
+                    await queue.put(job)
+        finally:
+            for _ in range(concurrency):
+                await queue.put(None)
+
+    async def worker() -> None:
+        while (job := await queue.get()) is not None:
+            pending.append(await enrich_job(api, *job))
+            if len(pending) >= chunk:
+                await flush()
 
     try:
-        while counts["claimed"] < limit:
-            jobs = await asyncio.to_thread(claim, min(chunk, limit - counts["claimed"]), max_tries,
-                                           LEASE_SECONDS, failed_ids)
-            if not jobs:
-                break
-            counts["claimed"] += len(jobs)
-            outcomes = await asyncio.gather(*(bounded(job_id, cipher) for job_id, cipher in jobs))
-            await asyncio.to_thread(record, outcomes)
-            for outcome in outcomes:
-                counts[outcome.path or "failed"] += 1
-                if not outcome.path:
-                    failed_ids.append(outcome.job_id)
-            counts["enriched"] = counts["fast"] + counts["fallback"]
+        await asyncio.gather(feeder(), *(worker() for _ in range(concurrency)))
+        await flush()
     finally:
         await api.aclose()
     return counts | api.counters.as_dict()
