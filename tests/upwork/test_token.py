@@ -88,3 +88,24 @@ def test_reader_role_cannot_read_the_token_cache(upwork_sandbox, warehouse):
         conn.execute("SELECT count(*) FROM jobreqs.upwork_jobs, jobreqs.upwork_clients")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT access_token FROM jobreqs_private.upwork_tokens")
+
+
+def test_settings_from_the_upwork_api_connection(upwork_sandbox, warehouse, monkeypatch):
+    import json
+
+    from scrapers.upwork.settings import load_settings
+
+    url = upwork_sandbox(credentials={"proxy_key": "proxy-key-123"})
+    monkeypatch.delenv("JOBREQS_UPWORK_BASE_URL")
+    conn = {"conn_type": "http", "host": url, "password": "proxy-key-123",
+            "extra": {"mode": "visitor", "token_margin_seconds": 60, "page_size": 40}}
+    monkeypatch.setenv("AIRFLOW_CONN_UPWORK_API", json.dumps(conn))
+    settings = load_settings()
+    assert (settings.mode, settings.root, settings.page_size, settings.token_margin_seconds) == ("visitor", url, 40, 60)
+    assert "proxy-key-123" not in repr(settings)
+    assert upwork_token()["reused"] is False
+    monkeypatch.setenv("AIRFLOW_CONN_UPWORK_API", json.dumps(conn | {"password": "wrong"}))
+    with psycopg.connect(warehouse, autocommit=True) as c:
+        c.execute("DELETE FROM jobreqs_private.upwork_tokens")
+    with pytest.raises(UpworkTokenError, match="HTTP 401"):
+        upwork_token()
