@@ -213,8 +213,8 @@ class UpworkApi:
             attempt += 1
             time.sleep(delay)
 
-    def search_page(self, cursor: Any) -> tuple[list[dict], Any, str]:
-        """One page of the newest-first search: ``(items, next cursor or None, shape)``.
+    def search_page(self, cursor: Any) -> tuple[list[dict], Any, int | None]:
+        """One page of the newest-first search: ``(items, next cursor or None, total results)``.
 
         Visitor mode pages by offset (the cursor is an int); oauth mode by the API's cursor.
         """
@@ -227,7 +227,8 @@ class UpworkApi:
             if not isinstance(root, dict) or not isinstance(root.get("results"), list):
                 raise UpworkApiError(f"visitor search answer has no results: {_brief_errors(body)}")
             results = root["results"]
-            return results, (offset + len(results) if len(results) >= size else None), "visitor"
+            total = (root.get("paging") or {}).get("total")
+            return results, (offset + len(results) if len(results) >= size else None), total
         body = self.graphql(OFFICIAL_GRAPHQL_PATH, OFFICIAL_SEARCH_QUERY, {
             "filter": {"pagination_eq": {"after": str(cursor or "0"), "first": size}},
             "sort": [{"field": "RECENCY"}]})
@@ -236,7 +237,7 @@ class UpworkApi:
             raise UpworkApiError(f"official search answer has no edges: {_brief_errors(body)}")
         nodes = [edge.get("node") if isinstance(edge, dict) else edge for edge in root["edges"]]
         info = root.get("pageInfo") or {}
-        return nodes, (info.get("endCursor") if info.get("hasNextPage") else None), "official"
+        return nodes, (info.get("endCursor") if info.get("hasNextPage") else None), root.get("totalCount")
 
 
 def _brief_errors(body: dict) -> str:

@@ -117,9 +117,11 @@ def page_window(api: UpworkApi, day: dt.date, spool: _Spool, stats: FetchStats) 
     def one_pass(catch_up: bool) -> int:
         new = 0
         cursor: Any = None
+        taken = 0  # results read so far in this pass
         for _ in range(MAX_PAGES):
-            items, next_cursor, _shape = api.search_page(cursor)
+            items, next_cursor, total = api.search_page(cursor)
             stats.pages += 1
+            taken = (int(cursor or 0) if api.settings.mode == "visitor" else taken) + len(items)
             fetched_at = dt.datetime.now(dt.timezone.utc)
             reached_start = hit_seen = False
             for position, item in enumerate(items):
@@ -158,7 +160,12 @@ def page_window(api: UpworkApi, day: dt.date, spool: _Spool, stats: FetchStats) 
                 return new
             if next_cursor is None or not items or (catch_up and hit_seen):
                 if next_cursor is None and not catch_up:
-                    stats.covered = True  # the search has nothing older: the window is covered
+                    # The search has nothing older: the window is covered, unless the API stopped
+                    # short of the total it announced (a cap on paging).
+                    stats.covered = not isinstance(total, int) or taken >= total
+                    if not stats.covered:
+                        log.warning("upwork search stopped after %d of %d results, before the start of %s's window",
+                                    taken, total, day)
                 return new
             if api.settings.mode == "visitor":
                 next_cursor = max(int(cursor or 0) + 1, int(next_cursor) - PAGE_OVERLAP)
