@@ -24,7 +24,6 @@ malformed (``malformed_rate``); every ``burst_every`` API requests, ``burst_leng
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import datetime as dt
 import hashlib
@@ -36,7 +35,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 

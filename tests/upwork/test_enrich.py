@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 
 import psycopg
-import pytest
 
 from scrapers.upwork.enrich import upwork_enrich
 from scrapers.upwork.fetch import upwork_fetch
