@@ -238,14 +238,24 @@ def fetch_day(settings: UpworkSettings, root, day: dt.date) -> FetchStats:
     return stats
 
 
-def upwork_fetch(lake_root, day: dt.date) -> dict:
+def upwork_fetch(lake_root, day: dt.date, refetch_after_days: float = 2.0) -> dict:
     """Stage ``upwork_fetch``: fetch every job published on ``day`` (UTC) into
-    ``raw/upwork/dt=day/`` and ``jobreqs.upwork_jobs``; return counts (no secret)."""
+    ``raw/upwork/dt=day/`` and ``jobreqs.upwork_jobs``; return counts (no secret).
+
+    The search cannot go back in time: when ``day``'s window closed more than
+    ``refetch_after_days`` ago and the lake already holds its raw snapshot (a backfill), the
+    snapshot is kept, nothing is fetched, and the result says so (``skipped``)."""
     if isinstance(day, str):
         day = dt.date.fromisoformat(day)
     root = lake.lake_root(lake_root) if isinstance(lake_root, str) or lake_root is None else lake_root
+    age = dt.datetime.now(dt.timezone.utc) - window(day)[1]
+    if age > dt.timedelta(days=refetch_after_days) and lake.list_files(lake.partition(root, "raw", "upwork", day)):
+        message = (f"{day} ended {age.days} days ago and raw/upwork/dt={day}/ exists: kept that snapshot "
+                   "(the search cannot go back in time; normalise re-processes it)")
+        log.warning(message)
+        return {"day": day.isoformat(), "skipped": True, "message": message, "fetched": 0}
     stats = fetch_day(load_settings(), root, day)
-    result = {k: v for k, v in stats.__dict__.items() if k != "extra"} | stats.extra
+    result = {"skipped": False} | {k: v for k, v in stats.__dict__.items() if k != "extra"} | stats.extra
     seconds = result.get("seconds") or 0
     result["jobs_per_second"] = round(stats.fetched / seconds, 1) if seconds else None
     log.info("upwork fetch %s: %s", day, result)

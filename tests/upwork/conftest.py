@@ -10,7 +10,9 @@ import pytest
 
 from scrapers.upwork.sandbox import sandbox_server
 
-DAY = dt.date(2026, 11, 20)
+# Yesterday (UTC): the day a daily run fetches. Relative, so that the re-run tests stay on the
+# "fetch again" side of upwork_fetch's backfill rule.
+DAY = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
 SMALL_DAY = {"day": DAY, "jobs": 300, "arrivals": 12, "late_arrivals": 6, "before": 40}
 
 

@@ -136,3 +136,14 @@ def test_raw_records_flow_on_through_normalise(upwork_sandbox, lake_root, wareho
     postings = list(lake.read_partition(lake.partition(lake_root, "staging", "postings", DAY)))
     assert {p["source_id"] for p in postings} == {r["id"] for r in _raw_records(lake_root)}
     assert all(p["url"].startswith("https://www.upwork.com/jobs/~") and p["skills"] for p in postings)
+
+
+def test_backfill_of_an_old_date_keeps_its_snapshot(upwork_sandbox, lake_root, warehouse):
+    old = DAY - dt.timedelta(days=10)
+    upwork_sandbox(day=old, jobs=60, arrivals=0, late_arrivals=0, before=5, malformed_rate=0)
+    first = upwork_fetch(lake_root, old)  # no snapshot yet: fetched
+    assert first["skipped"] is False and first["fetched"] == 60
+    before = _raw_records(lake_root, old)
+    again = upwork_fetch(lake_root, old)
+    assert again["skipped"] is True and "kept that snapshot" in again["message"]
+    assert _raw_records(lake_root, old) == before
