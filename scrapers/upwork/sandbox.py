@@ -18,8 +18,8 @@ the client pages (``arrivals`` still inside the window, then ``late_arrivals`` a
 ``arrivals_per_search`` per search request at the top of the newest-first list, which shifts
 every page. Tokens expire after ``token_ttl`` seconds; a share of jobs fails on the fast details
 path (``fast_fail_rate``) and some on both paths (``both_fail_rate``); a share of results is
-malformed (``malformed_rate``); every ``burst_every`` API requests, ``burst_length`` requests get a
-429 with ``Retry-After``; ``error_rate`` of requests get a 503.
+malformed (``malformed_rate``); every ``burst_every`` API requests (default 500; 0: never),
+``burst_length`` requests get a 429 with ``Retry-After``; ``error_rate`` of requests get a 503.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class DayOptions:
     fast_fail_rate: float = 0.08
     both_fail_rate: float = 0.01
     malformed_rate: float = 0.002
-    burst_every: int = 0
+    burst_every: int = 500
     burst_length: int = 3
     retry_after: str = "1"
     error_rate: float = 0.0
@@ -255,6 +255,10 @@ class SandboxDay:
             "counts": dict(self.counts),
         }
 
+    def count(self, name: str) -> None:
+        with self.lock:
+            self.counts[name] += 1
+
     def issue_token(self, prefix: str) -> tuple[str, float]:
         token = f"{prefix}-{secrets.token_hex(16)}"
         expires = time.time() + self.o.token_ttl
@@ -328,7 +332,7 @@ def _handler(day: SandboxDay) -> type[BaseHTTPRequestHandler]:
                 return self._send(401, {"error": "invalid api key"})
             if not query.get("url", [""])[0].startswith("https://www.upwork.com/"):
                 return self._send(400, {"error": "url must be an upwork.com page"})
-            day.counts["render"] += 1
+            day.count("render")
             token, expires = day.issue_token("oauth2v2_sbxvisitor")
             html = "<html><head><title>Freelance Jobs - Upwork</title></head><body><div id='__nuxt'></div></body></html>"
             self._send(200, {"status": 200, "html": html, "cookies": [
@@ -351,7 +355,7 @@ def _handler(day: SandboxDay) -> type[BaseHTTPRequestHandler]:
                 status, headers = throttled
                 return self._send(status, {"errors": [{"message": "Too Many Requests" if status == 429 else "Service Unavailable"}]}, headers)
             if not day.token_valid(self.headers.get("Authorization")):
-                day.counts["status_401"] += 1
+                day.count("status_401")
                 return self._send(401, {"message": "Unauthorized", "errors": [{"message": "invalid or expired token"}]})
             try:
                 payload = json.loads(raw)
@@ -383,7 +387,7 @@ def _handler(day: SandboxDay) -> type[BaseHTTPRequestHandler]:
                     return self._send(400, {"error": "invalid_grant"})
             elif grant != "client_credentials":
                 return self._send(400, {"error": "unsupported_grant_type"})
-            day.counts["token"] += 1
+            day.count("token")
             token, _ = day.issue_token("oauth2v2_sbx")
             refresh = f"sbx-refresh-{secrets.token_hex(12)}"
             with day.lock:
@@ -405,7 +409,7 @@ def _handler(day: SandboxDay) -> type[BaseHTTPRequestHandler]:
             checked = self._paging(paging.get("offset", 0), paging.get("count", 10))
             if checked is None:
                 return self._send(200, {"errors": [{"message": f"paging.count must be 1..{day.o.max_page_size}"}], "data": None})
-            day.counts["search"] += 1
+            day.count("search")
             jobs, total = day.search_page(*checked)
             self._send(200, {"data": {"search": {"universalSearchNuxt": {"visitorJobSearchV1": {
                 "paging": {"total": total, "offset": checked[0], "count": len(jobs)},
@@ -416,7 +420,7 @@ def _handler(day: SandboxDay) -> type[BaseHTTPRequestHandler]:
             checked = self._paging(pagination.get("after") or 0, pagination.get("first", 10))
             if checked is None:
                 return self._send(200, {"errors": [{"message": "invalid pagination_eq"}], "data": None})
-            day.counts["search"] += 1
+            day.count("search")
             jobs, total = day.search_page(*checked)
             end = checked[0] + len(jobs)
             self._send(200, {"data": {"marketplaceJobPostingsSearch": {
@@ -428,7 +432,7 @@ def _handler(day: SandboxDay) -> type[BaseHTTPRequestHandler]:
             if day.o.details_latency:
                 time.sleep(day.o.details_latency)
             job = day.by_cipher.get(str(variables.get("id")))
-            day.counts["details_fast" if fast else "details_fallback"] += 1
+            day.count("details_fast" if fast else "details_fallback")
             name = "jobPubDetails" if fast else "jobAuthDetails"
             if job is None:
                 return self._send(200, {"errors": [{"message": "Job not found", "extensions": {"code": "error.job.not.found"}}],
