@@ -1,0 +1,307 @@
+"""GraphQL over HTTP to Upwork (or the sandbox): the queries, retries, and one refresh on a 401.
+
+``UpworkApi`` (sync, httpx.Client) pages the job search; ``AsyncUpworkApi`` (httpx.AsyncClient)
+fetches job details with bounded concurrency. Both:
+- send the bearer token in the ``Authorization`` header only (URLs and logs carry no secret);
+- on a 401, ask the token source for a fresh token once and repeat the request;
+- on a 429 or a 5xx (or a dropped connection), wait as ``Retry-After`` says (seconds or an HTTP
+  date), else an exponential backoff, and try again up to ``max_attempts`` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from scrapers.upwork.settings import UpworkSettings
+
+log = logging.getLogger(__name__)
+
+VISITOR_SEARCH_PATH = "/api/graphql/v1?alias=visitorJobSearch"
+OFFICIAL_GRAPHQL_PATH = "/graphql"
+PUB_DETAILS_PATH = "/api/graphql/v1?alias=gql-query-get-visitor-job-details"
+AUTH_DETAILS_PATH = "/api/graphql/v1?alias=gql-query-get-auth-job-details"
+
+VISITOR_SEARCH_QUERY = """
+query VisitorJobSearch($requestVariables: VisitorJobSearchV1Request!) {
+  search { universalSearchNuxt { visitorJobSearchV1(request: $requestVariables) {
+    paging { total offset count }
+    results {
+      id title description
+      ontologySkills { uid prefLabel }
+      occupations { category { id prefLabel } }
+      upworkHistoryData { client { country paymentVerificationStatus } }
+      jobTile { job {
+        id ciphertext: cipherText jobType publishTime contractorTier
+        hourlyBudgetMin hourlyBudgetMax
+        fixedPriceAmount { amount isoCurrencyCode }
+        hourlyEngagementDuration { label weeks }
+        fixedPriceEngagementDuration { label weeks }
+      } }
+    }
+  } } }
+}"""
+
+OFFICIAL_SEARCH_QUERY = """
+query MarketplaceJobs($filter: MarketplaceJobPostingsSearchFilter, $sort: [MarketplaceJobPostingSearchSortAttribute]) {
+  marketplaceJobPostingsSearch(marketPlaceJobFilter: $filter, searchType: USER_JOBS_SEARCH, sortAttributes: $sort) {
+    totalCount
+    edges { node {
+      id ciphertext title description type publishedDateTime createdDateTime
+      skills { name prettyName }
+      amount { rawValue currency }
+      hourlyBudgetMin { rawValue currency }
+      hourlyBudgetMax { rawValue currency }
+      experienceLevel duration durationLabel category
+      client { location { country } }
+    } }
+    pageInfo { endCursor hasNextPage }
+  }
+}"""
+
+_BUYER_FIELDS = """
+      location { city country }
+      stats { totalAssignments activeAssignmentsCount hoursCount feedbackCount score
+              totalJobsWithHires totalCharges { amount } }
+      company { contractDate }
+      jobs { openCount postedCount }
+      avgHourlyJobsRate { amount }"""
+
+PUB_DETAILS_QUERY = """
+query JobPubDetailsQuery($id: ID!, $isLoggedIn: Boolean!) {
+  jobPubDetails(id: $id) {
+    opening { info { ciphertext id } }
+    buyer {%s
+    }
+    buyerExtra { isPaymentMethodVerified }
+  }
+}""" % _BUYER_FIELDS
+
+AUTH_DETAILS_QUERY = """
+query JobAuthDetailsQuery($id: ID!, $isFreelancerOrAgency: Boolean!, $isLoggedIn: Boolean!) {
+  jobAuthDetails(id: $id) {
+    buyer {
+      isPaymentMethodVerified
+      info {%s
+      }
+    }
+  }
+}""" % _BUYER_FIELDS
+
+
+class TokenSource(Protocol):
+    def current(self) -> str: ...
+    def refresh(self, stale: str) -> str: ...
+
+
+class UpworkApiError(RuntimeError):
+    """A request that failed for good (status given), after its retries."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    retries: int = 0
+    refreshes: int = 0
+
+    def as_dict(self) -> dict:
+        return {"requests": self.requests, "retries": self.retries, "token_refreshes": self.refreshes}
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: a number of seconds, or an HTTP date; None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _backoff(attempt: int, response: httpx.Response | None) -> float:
+    header = retry_after_seconds(response.headers.get("Retry-After")) if response is not None else None
+    if header is not None:
+        return min(header, 300.0)
+    return min(30.0, 0.25 * 2 ** attempt) * (0.5 + random.random() / 2)
+
+
+def _retryable(response: httpx.Response) -> bool:
+    return response.status_code == 429 or response.status_code >= 500
+
+
+def _json(response: httpx.Response, what: str) -> dict:
+    if response.status_code >= 400:
+        raise UpworkApiError(f"{what}: HTTP {response.status_code}", response.status_code)
+    try:
+        body = response.json()
+    except ValueError:
+        raise UpworkApiError(f"{what}: answer is not JSON", response.status_code) from None
+    if not isinstance(body, dict):
+        raise UpworkApiError(f"{what}: answer is not a JSON object", response.status_code)
+    return body
+
+
+def _headers(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+            "Accept": "application/json", "X-Upwork-Accept-Language": "en-US"}
+
+
+class UpworkApi:
+    """Synchronous GraphQL client (the search)."""
+
+    def __init__(self, settings: UpworkSettings, tokens: TokenSource, client: httpx.Client | None = None):
+        self.settings = settings
+        self.tokens = tokens
+        self.counters = Counters()
+        self._client = client or httpx.Client(timeout=settings.timeout_seconds)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> UpworkApi:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def graphql(self, path: str, query: str, variables: dict) -> dict:
+        """POST one GraphQL request; return its JSON body (which may hold ``errors``)."""
+        url = self.settings.root + path
+        payload = {"query": query, "variables": variables}
+        token = self.tokens.current()
+        refreshed = False
+        attempt = 0
+        while True:
+            self.counters.requests += 1
+            try:
+                response = self._client.post(url, json=payload, headers=_headers(token))
+            except httpx.TransportError as exc:
+                response = None
+                if attempt + 1 >= self.settings.max_attempts:
+                    raise UpworkApiError(f"{path}: {type(exc).__name__}") from None
+            else:
+                if response.status_code == 401 and not refreshed:
+                    token = self.tokens.refresh(token)
+                    refreshed = True
+                    self.counters.refreshes += 1
+                    continue
+                if not _retryable(response) or attempt + 1 >= self.settings.max_attempts:
+                    return _json(response, path)
+            delay = _backoff(attempt, response)
+            log.info("upwork %s: %s, retrying in %.2fs", path.split("?")[-1],
+                     response.status_code if response is not None else "connection error", delay)
+            self.counters.retries += 1
+            attempt += 1
+            time.sleep(delay)
+
+    def search_page(self, cursor: Any) -> tuple[list[dict], Any, int | None]:
+        """One page of the newest-first search: ``(items, next cursor or None, total results)``.
+
+        Visitor mode pages by offset (the cursor is an int); oauth mode by the API's cursor.
+        """
+        size = self.settings.page_size
+        if self.settings.mode == "visitor":
+            offset = int(cursor or 0)
+            body = self.graphql(VISITOR_SEARCH_PATH, VISITOR_SEARCH_QUERY, {"requestVariables": {
+                "sort": "recency+desc", "highlight": False, "paging": {"offset": offset, "count": size}}})
+            root = (((body.get("data") or {}).get("search") or {}).get("universalSearchNuxt") or {}).get("visitorJobSearchV1")
+            if not isinstance(root, dict) or not isinstance(root.get("results"), list):
+                raise UpworkApiError(f"visitor search answer has no results: {_brief_errors(body)}")
+            results = root["results"]
+            total = (root.get("paging") or {}).get("total")
+            return results, (offset + len(results) if len(results) >= size else None), total
+        body = self.graphql(OFFICIAL_GRAPHQL_PATH, OFFICIAL_SEARCH_QUERY, {
+            "filter": {"pagination_eq": {"after": str(cursor or "0"), "first": size}},
+            "sort": [{"field": "RECENCY"}]})
+        root = (body.get("data") or {}).get("marketplaceJobPostingsSearch")
+        if not isinstance(root, dict) or not isinstance(root.get("edges"), list):
+            raise UpworkApiError(f"official search answer has no edges: {_brief_errors(body)}")
+        nodes = [edge.get("node") if isinstance(edge, dict) else edge for edge in root["edges"]]
+        info = root.get("pageInfo") or {}
+        return nodes, (info.get("endCursor") if info.get("hasNextPage") else None), root.get("totalCount")
+
+
+def _brief_errors(body: dict) -> str:
+    errors = body.get("errors") or []
+    return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors[:3]) or "no data"
+
+
+class AsyncUpworkApi:
+    """Asynchronous GraphQL client (job details), shared by many concurrent tasks."""
+
+    def __init__(self, settings: UpworkSettings, tokens: TokenSource, client: httpx.AsyncClient | None = None):
+        self.settings = settings
+        self.tokens = tokens
+        self.counters = Counters()
+        self._client = client or httpx.AsyncClient(
+            timeout=settings.timeout_seconds, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+        self._token: str | None = None
+        self._refresh_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _current(self) -> str:
+        if self._token is None:
+            async with self._refresh_lock:
+                if self._token is None:
+                    self._token = await asyncio.to_thread(self.tokens.current)
+        return self._token
+
+    async def _refresh(self, stale: str) -> str:
+        async with self._refresh_lock:
+            if self._token == stale:  # only the first task that saw the 401 asks for a new token
+                self._token = await asyncio.to_thread(self.tokens.refresh, stale)
+                self.counters.refreshes += 1
+            return self._token
+
+    async def graphql(self, path: str, query: str, variables: dict) -> dict:
+        url = self.settings.root + path
+        payload = {"query": query, "variables": variables}
+        token = await self._current()
+        refreshed = False
+        attempt = 0
+        while True:
+            self.counters.requests += 1
+            try:
+                response = await self._client.post(url, json=payload, headers=_headers(token))
+            except httpx.TransportError as exc:
+                response = None
+                if attempt + 1 >= self.settings.max_attempts:
+                    raise UpworkApiError(f"{path}: {type(exc).__name__}") from None
+            else:
+                if response.status_code == 401 and not refreshed:
+                    token = await self._refresh(token)
+                    refreshed = True
+                    continue
+                if not _retryable(response) or attempt + 1 >= self.settings.max_attempts:
+                    return _json(response, path)
+            self.counters.retries += 1
+            await asyncio.sleep(_backoff(attempt, response))
+            attempt += 1
+
+    async def pub_details(self, ciphertext: str) -> dict:
+        return await self.graphql(PUB_DETAILS_PATH, PUB_DETAILS_QUERY, {"id": ciphertext, "isLoggedIn": True})
+
+    async def auth_details(self, ciphertext: str) -> dict:
+        return await self.graphql(AUTH_DETAILS_PATH, AUTH_DETAILS_QUERY,
+                                  {"id": ciphertext, "isFreelancerOrAgency": True, "isLoggedIn": True})

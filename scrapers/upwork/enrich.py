@@ -1,0 +1,183 @@
+"""Stage ``upwork_enrich``: the statistics of each job's client, for jobs that lack them.
+
+Per job, the fast path first (``jobPubDetails``, the public job-details query), then, for what it
+could not give, the fallback (``jobAuthDetails``, the authenticated job-details query). A job
+counts as enriched only when its ``upwork_clients`` row landed, in the same transaction that sets
+``enriched_at`` and ``enrich_path``; a job that failed both keeps ``enriched_at`` NULL, has its
+``enrich_tries`` raised and its ``enrich_last_error`` set, and is tried again by a later run
+(until ``max_tries``).
+
+Workers claim jobs in chunks with ``FOR UPDATE SKIP LOCKED`` and take a lease on them
+(``enrich_claimed_until``), committed at once: two runs at the same time never take the same
+job, no transaction stays open while HTTP calls run, and the jobs of a worker that died are
+free again when its lease runs out. Requests run concurrently, at most ``concurrency`` at once;
+a run stops after ``limit`` jobs and leaves the rest for the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+from jobreqs.warehouse import connect
+from scrapers.upwork.adapter import ShapeError, fallback_details_to_client, fast_details_to_client
+from scrapers.upwork.api import AsyncUpworkApi, UpworkApiError
+from scrapers.upwork.settings import UpworkSettings, load_settings
+from scrapers.upwork.token import WarehouseTokenSource
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 10_000
+DEFAULT_CONCURRENCY = 8
+DEFAULT_MAX_TRIES = 5
+LEASE_SECONDS = 600
+
+CLIENT_COLUMNS = ("client_country", "client_city", "member_since", "jobs_posted", "open_jobs", "total_spent",
+                  "total_hires", "active_hires", "avg_hourly_rate_paid", "total_paid_hours", "payment_verified",
+                  "rating", "reviews_count", "hire_rate")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: str
+    path: str | None  # "fast", "fallback", or None when both failed
+    client: dict | None
+    error: str | None
+
+
+def claim(limit: int, max_tries: int, lease_seconds: float = LEASE_SECONDS,
+          skip: list[str] | None = None) -> list[tuple[str, str]]:
+    """Take up to ``limit`` jobs to enrich (newest first), except ``skip`` (this run's failures,
+    tried once per run), and lease them; ``[(id, ciphertext)]``. Each claim counts as a try."""
+    with connect() as conn, conn.transaction():
+        return conn.execute(
+            """UPDATE jobreqs.upwork_jobs AS j
+                  SET enrich_tries = j.enrich_tries + 1,
+                      enrich_claimed_until = now() + make_interval(secs => %(lease)s)
+                WHERE j.id IN (
+                      SELECT id FROM jobreqs.upwork_jobs
+                       WHERE enriched_at IS NULL AND ciphertext IS NOT NULL AND enrich_tries < %(max_tries)s
+                         AND (enrich_claimed_until IS NULL OR enrich_claimed_until < now())
+                         AND NOT (id = ANY(%(skip)s))
+                       ORDER BY published_at DESC
+                       LIMIT %(limit)s
+                       FOR UPDATE SKIP LOCKED)
+            RETURNING j.id, j.ciphertext""",
+            {"lease": lease_seconds, "max_tries": max_tries, "limit": limit, "skip": skip or []}).fetchall()
+
+
+async def enrich_job(api: AsyncUpworkApi, job_id: str, ciphertext: str) -> Outcome:
+    """The client statistics of one job: fast path, else fallback, else the two errors."""
+    errors = []
+    for path, call, adapt in (("fast", api.pub_details, fast_details_to_client),
+                              ("fallback", api.auth_details, fallback_details_to_client)):
+        try:
+            return Outcome(job_id, path, adapt(await call(ciphertext)), None)
+        except (ShapeError, UpworkApiError) as exc:
+            errors.append(f"{path}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - recorded on the job, never lost, never fatal to the run
+            errors.append(f"{path}: {type(exc).__name__}: {exc}")
+    return Outcome(job_id, None, None, "; ".join(errors)[:1000])
+
+
+def record(outcomes: list[Outcome]) -> None:
+    """Land a chunk's outcomes in one transaction: client rows and ``enriched_at`` together."""
+    now = dt.datetime.now(dt.timezone.utc)
+    done = [o for o in outcomes if o.path]
+    failed = [o for o in outcomes if not o.path]
+    cols = ", ".join(("job_id",) + CLIENT_COLUMNS + ("enriched_at",))
+    marks = ", ".join(["%s"] * (len(CLIENT_COLUMNS) + 2))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in CLIENT_COLUMNS + ("enriched_at",))
+    with connect() as conn, conn.transaction(), conn.cursor() as cur:
+        if done:
+            cur.executemany(
+                f"INSERT INTO jobreqs.upwork_clients ({cols}) VALUES ({marks}) ON CONFLICT (job_id) DO UPDATE SET {updates}",
+                [(o.job_id, *(o.client[c] for c in CLIENT_COLUMNS), now) for o in done])
+            cur.executemany(
+                """UPDATE jobreqs.upwork_jobs SET enriched_at = %s, enrich_path = %s, enrich_last_error = NULL,
+                          enrich_claimed_until = NULL WHERE id = %s""",
+                [(now, o.path, o.job_id) for o in done])
+        if failed:
+            cur.executemany(
+                "UPDATE jobreqs.upwork_jobs SET enrich_last_error = %s, enrich_claimed_until = NULL WHERE id = %s",
+                [(o.error, o.job_id) for o in failed])
+
+
+def remaining(max_tries: int) -> int:
+    with connect() as conn:
+        return conn.execute(
+            """SELECT count(*) FROM jobreqs.upwork_jobs
+               WHERE enriched_at IS NULL AND ciphertext IS NOT NULL AND enrich_tries < %s""", (max_tries,)).fetchone()[0]
+
+
+async def enrich_jobs(settings: UpworkSettings, limit: int, concurrency: int, max_tries: int) -> dict:
+    """Claim, fetch and record until ``limit`` jobs were taken or none is left.
+
+    A feeder claims chunks ahead of ``concurrency`` workers (a bounded queue keeps memory flat);
+    outcomes are recorded in batches. Claims and records take turns (one lock), so a job that
+    failed in this run is on the ``skip`` list before its lease is released: one try per run."""
+    counts = {"claimed": 0, "enriched": 0, "fast": 0, "fallback": 0, "failed": 0}
+    chunk = max(4 * concurrency, 50)
+    queue: asyncio.Queue = asyncio.Queue(maxsize=2 * chunk)
+    db_turn = asyncio.Lock()
+    failed_ids: list[str] = []
+    pending: list[Outcome] = []
+    api = AsyncUpworkApi(settings, WarehouseTokenSource(settings))
+
+    async def flush() -> None:
+        async with db_turn:
+            batch = pending[:]
+            del pending[:]
+            if not batch:
+                return
+            failed_ids.extend(o.job_id for o in batch if not o.path)
+            await asyncio.to_thread(record, batch)
+            for outcome in batch:
+                counts[outcome.path or "failed"] += 1
+            counts["enriched"] = counts["fast"] + counts["fallback"]
+
+    async def feeder() -> None:
+        try:
+            while counts["claimed"] < limit:
+                async with db_turn:
+                    jobs = await asyncio.to_thread(claim, min(chunk, limit - counts["claimed"]), max_tries,
+                                                   LEASE_SECONDS, list(failed_ids))
+                if not jobs:
+                    break
+                counts["claimed"] += len(jobs)
+                for job in jobs:
+                    await queue.put(job)
+        finally:
+            for _ in range(concurrency):
+                await queue.put(None)
+
+    async def worker() -> None:
+        while (job := await queue.get()) is not None:
+            pending.append(await enrich_job(api, *job))
+            if len(pending) >= chunk:
+                await flush()
+
+    try:
+        await asyncio.gather(feeder(), *(worker() for _ in range(concurrency)))
+        await flush()
+    finally:
+        await api.aclose()
+    return counts | api.counters.as_dict()
+
+
+def upwork_enrich(limit: int = DEFAULT_LIMIT, concurrency: int = DEFAULT_CONCURRENCY,
+                  max_tries: int = DEFAULT_MAX_TRIES) -> dict:
+    """Stage ``upwork_enrich``: enrich up to ``limit`` jobs that lack client statistics, at most
+    ``concurrency`` requests at once; return counts (``remaining``: left for the next run)."""
+    if limit < 0 or concurrency < 1 or max_tries < 1:
+        raise ValueError("limit must be >= 0, concurrency and max_tries >= 1")
+    began = time.monotonic()
+    result = asyncio.run(enrich_jobs(load_settings(), limit, concurrency, max_tries))
+    seconds = time.monotonic() - began
+    result |= {"remaining": remaining(max_tries), "seconds": round(seconds, 3),
+               "jobs_per_second": round(result["claimed"] / seconds, 1) if seconds else None}
+    log.info("upwork enrich: %s", result)
+    return result
