@@ -56,6 +56,8 @@ def _ctx():
         "sources": Param(["indeed", "upwork"], type="array",
                          items={"type": "string", "enum": ["indeed", "upwork"]},
                          description="Sources to collect and process"),
+        "upwork_enrich_limit": Param(10_000, type="integer", minimum=0,
+                                     description="most Upwork jobs to enrich per run (the rest wait)"),
         "extraction_backend": Param("local", type="string", enum=["local", "openai"],
                                     description="local: free offline matcher; openai: the OpenAI API"),
     },
@@ -68,6 +70,28 @@ def jobreqs_daily():
 
         return run_migrate()
 
+    @task
+    def upwork_token() -> dict:
+        """Makes sure a valid Upwork bearer token is cached (reused until close to expiry)."""
+        from jobreqs.pipeline import run_upwork_token
+
+        return run_upwork_token(_ctx())
+
+    @task
+    def upwork_fetch() -> dict:
+        """Fetches every Upwork job published on the date into the lake and the warehouse."""
+        from jobreqs.pipeline import run_upwork_fetch
+
+        return run_upwork_fetch(_ctx())
+
+    @task
+    def upwork_enrich() -> dict:
+        """Adds client statistics to jobs that lack them; failures stay pending, with a try count."""
+        from jobreqs.pipeline import run_upwork_enrich
+
+        return run_upwork_enrich(_ctx())
+
+    # none_failed: runs when a source was skipped (switched off, or a past date in a backfill).
     @task(trigger_rule="none_failed")
     def normalise() -> dict:
         """Validates the day's raw snapshots and writes one common-schema posting per record;
@@ -83,16 +107,21 @@ def jobreqs_daily():
 
         return run_load(_ctx(), postings["path"])
 
-    @task
+    @task(trigger_rule="none_failed")
     def publish() -> dict:
         """Writes the day's curated Parquet files to the lake."""
         from jobreqs.pipeline import run_publish
 
         return run_publish(_ctx())
 
+    migrated = migrate_warehouse()
+    fetched = upwork_fetch()
+    migrated >> upwork_token() >> fetched
+    enriched = upwork_enrich()
+    fetched >> enriched
     postings = normalise()
-    migrate_warehouse() >> postings
-    load(postings) >> publish()
+    [migrated, fetched] >> postings
+    [load(postings), enriched] >> publish()
 
 
 jobreqs_daily()

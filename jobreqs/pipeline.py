@@ -56,6 +56,46 @@ def map_partition(source_dir: str, target_zone: str, ctx: RunContext,
     return str(target), count
 
 
+def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
+    """Skip a collection task (recorded, with its reason) when its source is switched off in the
+    run's params, or when the date is too old to collect: the sites cannot go back in time, so a
+    backfill re-processes the raw snapshots that the lake already holds."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    sources = ctx.params.get("sources") or ("indeed", "upwork")
+    today = dt.datetime.now(dt.timezone.utc).date()
+    reason = None
+    if source not in sources:
+        reason = f"{source} is switched off in this run's params"
+    elif ctx.day < today - dt.timedelta(days=1):
+        reason = (f"{ctx.day} is in the past: {source} cannot be collected again; the run "
+                  "re-processes the raw snapshot the lake holds for that date")
+    if reason:
+        ctx.record(stage, {}, status="skipped", message=reason)
+        raise AirflowSkipException(reason)
+
+
+def run_upwork_token(ctx: RunContext) -> dict:
+    skip_collection(ctx, "upwork", "upwork_token")
+    from scrapers.upwork.token import upwork_token
+
+    return ctx.record("upwork_token", upwork_token())
+
+
+def run_upwork_fetch(ctx: RunContext) -> dict:
+    skip_collection(ctx, "upwork", "upwork_fetch")
+    from scrapers.upwork.fetch import upwork_fetch
+
+    return ctx.record("upwork_fetch", upwork_fetch(lake.lake_root(), ctx.day))
+
+
+def run_upwork_enrich(ctx: RunContext) -> dict:
+    skip_collection(ctx, "upwork", "upwork_enrich")
+    from scrapers.upwork.enrich import upwork_enrich
+
+    return ctx.record("upwork_enrich", upwork_enrich(limit=int(ctx.params.get("upwork_enrich_limit") or 10_000)))
+
+
 def run_normalise(ctx: RunContext) -> dict:
     from transforms.normalise import normalise_day
 

@@ -29,26 +29,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="extraction backend (default: the DAG's param, local)")
 
 
+#: Jobs in the sandbox Upwork day of ``jobreqs run`` (the sandbox's realistic day is ~6,000).
+SANDBOX_UPWORK_JOBS = 1_500
+
+
 @contextlib.contextmanager
-def sandboxes(live: bool) -> Iterator[list[str]]:
-    """Start the sandbox sites for the run (unless ``live``); yield lines for the summary."""
-    notes: list[str] = []
+def sandboxes(day: dt.date, upwork_jobs: int = SANDBOX_UPWORK_JOBS) -> Iterator[list[str]]:
+    """Start the sandbox Indeed and Upwork servers for ``day``, point the pipeline at them through
+    the environment, and yield lines for the summary."""
+    from scrapers.upwork.sandbox import sandbox_server as upwork_sandbox
+
     with contextlib.ExitStack() as stack:
-        if live:
-            notes.append("sources: the real sites, through the configured connections")
-        else:
-            for start in _sandbox_starters():
-                notes.append(stack.enter_context(start()))
-        yield notes
+        upwork_url = stack.enter_context(upwork_sandbox(day=day, jobs=upwork_jobs))
+        overrides = {"JOBREQS_UPWORK_BASE_URL": upwork_url}
+        for key, value in overrides.items():
+            stack.callback(_restore, key, os.environ.get(key))
+            os.environ[key] = value
+        # A configured upwork_api connection would win over the sandbox: hide it for this run.
+        stack.callback(_restore, "AIRFLOW_CONN_UPWORK_API", os.environ.pop("AIRFLOW_CONN_UPWORK_API", None))
+        yield [f"Upwork: the local sandbox at {upwork_url} ({upwork_jobs} synthetic jobs), not the real site"]
 
 
-def _sandbox_starters():
-    """Context managers that start a sandbox, set the env var that points the pipeline at it, and
-    yield a line for the summary. Filled by the scraper packages (see scrapers/*/sandbox.py)."""
-    return []
+def _restore(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 def run(args: argparse.Namespace) -> int:
+    # Task logs stay in Airflow's log folder; the terminal shows warnings and the summary.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "DEBUG" if args.verbose else "WARNING")
     airflow_env.apply()
     airflow_env.ensure_metadata_db()
     from airflow.dag_processing.dagbag import DagBag
@@ -57,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
     day = args.date or dt.datetime.now(dt.timezone.utc).date()
     conf = {"extraction_backend": args.backend} if args.backend else {}
-    with sandboxes(args.live) as notes:
+    live = contextlib.nullcontext(["sources: the real sites, through the configured connections"])
+    with live if args.live else sandboxes(day) as notes:
         bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
         if bag.import_errors:
             raise SystemExit(f"DAG import errors: {bag.import_errors}")

@@ -1,6 +1,7 @@
 """End to end: ``airflow dags test jobreqs_daily D`` over raw snapshots in the lake, twice."""
 
 import datetime as dt
+import os
 
 import psycopg
 import pytest
@@ -48,3 +49,29 @@ def test_daily_run_for_a_date_without_snapshots_succeeds_with_a_message(run_env,
             "SELECT status, message FROM jobreqs.pipeline_runs WHERE logical_date = %s AND stage = 'normalise'",
             (day,)).fetchone()
     assert status == "skipped" and "no raw snapshot for 2026-10-01" in message
+
+
+def test_daily_run_for_today_collects_from_the_sandboxes(run_env, warehouse, lake_root):
+    from jobreqs.runner import sandboxes
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    with sandboxes(today, upwork_jobs=300):
+        env = dict(run_env, JOBREQS_UPWORK_BASE_URL=os.environ["JOBREQS_UPWORK_BASE_URL"])
+        env.pop("AIRFLOW_CONN_UPWORK_API", None)
+        airflow_cli("dags", "test", "jobreqs_daily", today.isoformat(), env=env)
+
+    with psycopg.connect(warehouse) as conn:
+        stats = dict(conn.execute(
+            "SELECT stage, stats FROM jobreqs.pipeline_runs WHERE logical_date = %s AND status = 'success'",
+            (today,)).fetchall())
+        upwork_postings = conn.execute(
+            "SELECT count(*) FROM jobreqs.postings WHERE source = 'upwork' AND posting_date = %s", (today,)).fetchone()[0]
+        clients = conn.execute("SELECT count(*) FROM jobreqs.upwork_clients").fetchone()[0]
+        token_rows_visible = conn.execute("SELECT count(*) FROM jobreqs_private.upwork_tokens").fetchone()[0]
+    assert {"upwork_token", "upwork_fetch", "upwork_enrich", "normalise", "load", "publish"} <= set(stats)
+    assert stats["upwork_fetch"]["fetched"] >= 300 and stats["upwork_fetch"]["covered"] is True
+    assert upwork_postings == stats["normalise"]["postings"]["upwork"] == stats["upwork_fetch"]["fetched"]
+    # Enriched means the statistics landed; the sandbox makes ~1% of jobs fail both paths.
+    assert clients == stats["upwork_enrich"]["enriched"] >= 0.95 * upwork_postings
+    assert token_rows_visible == 1
+    assert "access_token" not in str(stats)
