@@ -151,12 +151,15 @@ def load_curated(builder: Builder, rules: dict) -> None:
         if not path.exists():
             continue
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        no_match = {normalise_term(str(a)) for a in data.get("not_matched") or []}
         for row in data.get("technologies") or []:
             name, category, *aliases = [str(x) for x in row]
             builder.add(name, category, "curated" if path.name == "technologies.yml" else "promoted")
             for alias in [name, *aliases]:
                 for v in variants(alias):
-                    builder.add_alias(name, v, match=True)
+                    builder.add_alias(name, v, match=normalise_term(v) not in no_match)
+        for alias, name in data.get("aliases") or []:  # promoted aliases of existing technologies
+            builder.add_alias(str(name), str(alias), match=normalise_term(str(alias)) not in no_match)
 
 
 def load_linguist(builder: Builder, path: Path) -> None:

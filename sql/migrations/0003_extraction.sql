@@ -7,6 +7,8 @@ CREATE TABLE jobreqs.extraction_batches (
     model           text        NOT NULL,
     prompt_version  text        NOT NULL,
     requests        integer     NOT NULL,
+    -- The custom_ids (content hashes) sent: joins results back and knows what to retry.
+    custom_ids      jsonb       NOT NULL DEFAULT '[]',
     status          text        NOT NULL DEFAULT 'submitted',  -- submitted | collected | failed
     stats           jsonb       NOT NULL DEFAULT '{}',
     submitted_at    timestamptz NOT NULL DEFAULT now(),

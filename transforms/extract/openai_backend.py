@@ -300,16 +300,21 @@ class BatchStore:
 
     def get(self, batch_key: str) -> dict[str, Any] | None:
         with self._connect() as conn:
-            row = conn.execute("SELECT batch_id, input_file_id, status, requests FROM jobreqs.extraction_batches"
+            row = conn.execute("SELECT batch_id, input_file_id, status, requests, custom_ids FROM jobreqs.extraction_batches"
                                " WHERE batch_key = %s", (batch_key,)).fetchone()
-        return None if row is None else dict(zip(("batch_id", "input_file_id", "status", "requests"), row))
+        return None if row is None else dict(zip(("batch_id", "input_file_id", "status", "requests", "custom_ids"), row))
 
-    def remember(self, batch_key: str, batch_id: str, file_id: str, model: str, prompt_version: str, n: int) -> None:
+    def remember(self, batch_key: str, batch_id: str, file_id: str, model: str, prompt_version: str,
+                 custom_ids: list[str]) -> None:
+        from psycopg.types.json import Jsonb
+
         with self._connect() as conn:
-            conn.execute("INSERT INTO jobreqs.extraction_batches (batch_key, batch_id, input_file_id, model, prompt_version, requests)"
-                         " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (batch_key) DO UPDATE SET batch_id = EXCLUDED.batch_id,"
-                         " input_file_id = EXCLUDED.input_file_id, status = 'submitted', submitted_at = now(), collected_at = NULL",
-                         (batch_key, batch_id, file_id, model, prompt_version, n))
+            conn.execute("INSERT INTO jobreqs.extraction_batches"
+                         " (batch_key, batch_id, input_file_id, model, prompt_version, requests, custom_ids)"
+                         " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (batch_key) DO UPDATE SET batch_id = EXCLUDED.batch_id,"
+                         " input_file_id = EXCLUDED.input_file_id, requests = EXCLUDED.requests, custom_ids = EXCLUDED.custom_ids,"
+                         " status = 'submitted', submitted_at = now(), collected_at = NULL",
+                         (batch_key, batch_id, file_id, model, prompt_version, len(custom_ids), Jsonb(custom_ids)))
 
     def mark(self, batch_key: str, status: str, stats: dict[str, Any]) -> None:
         from psycopg.types.json import Jsonb
@@ -335,7 +340,7 @@ def submit_batch(client, texts: dict[str, str], prompt: Prompt, model: str, batc
     upload = client.files.create(file=("extract.jsonl", io.BytesIO(batch_jsonl(texts, prompt, model))), purpose="batch")
     batch = client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
                                   completion_window="24h", metadata={"jobreqs_batch_key": batch_key[:500]})
-    store.remember(batch_key, batch.id, upload.id, model, prompt.version, len(texts))
+    store.remember(batch_key, batch.id, upload.id, model, prompt.version, list(texts))
     log.info("submitted batch %s (%d requests) for %s", batch.id, len(texts), batch_key)
     return batch.id
 
@@ -384,28 +389,54 @@ def read_batch_results(client, batch, texts: dict[str, str]) -> tuple[dict[str, 
     return outcomes, failed
 
 
+def collect_batch(client, batch, texts: dict[str, str], prompt: Prompt, model: str, batch_key: str,
+                  store: BatchStore, conn_id: str = OPENAI_CONN_ID, **live_options: Any) -> tuple[dict[str, Outcome], int]:
+    """Outcomes of a terminal batch joined by custom_id, with its failed lines retried live
+    (billed at the live price); marks the batch collected. Returns (outcomes by hash, failed lines)."""
+    outcomes, failed = read_batch_results(client, batch, texts) if batch.status == "completed" else ({}, list(texts))
+    for o in outcomes.values():
+        o.batch = True  # type: ignore[attr-defined]  # billed at the batch price
+    retried = complete_live({h: texts[h] for h in failed}, prompt, model, conn_id, **live_options)
+    store.mark(batch_key, "collected" if batch.status == "completed" else "failed",
+               {"status": batch.status, "ok": len(outcomes), "retried_live": len(failed)})
+    return {**outcomes, **retried}, len(failed)
+
+
 def complete_batch(texts: dict[str, str], prompt: Prompt, model: str, batch_key: str,
                    conn_id: str = OPENAI_CONN_ID, store: BatchStore | None = None,
                    poll_interval: float = 30.0, timeout: float = 24 * 3600,
                    run: ExtractionRun | None = None, **live_options: Any) -> dict[str, Outcome]:
-    """Submit (or resume) the batch for ``batch_key``, wait for it, join the results by custom_id,
-    and retry failed lines live. Outcomes by content hash."""
+    """Submit (or resume) the batch for ``batch_key``, wait for it in this process, join the
+    results by custom_id, retry failed lines live. Outcomes by content hash. (In Airflow, the
+    deferrable :class:`~transforms.extract.batch_operator.OpenAIExtractBatchOperator` waits in
+    the triggerer instead.)"""
     if not texts:
         return {}
     store = store or BatchStore()
     client = sync_client(conn_id)
     batch_id = submit_batch(client, texts, prompt, model, batch_key, store)
     batch = wait_batch(client, batch_id, poll_interval, timeout)
-    outcomes, failed = read_batch_results(client, batch, texts) if batch.status == "completed" else ({}, list(texts))
+    outcomes, failed = collect_batch(client, batch, texts, prompt, model, batch_key, store, conn_id, **live_options)
     if run is not None:
-        run.counts["batch_lines_failed"] = run.counts.get("batch_lines_failed", 0) + len(failed)
-    retried = complete_live({h: texts[h] for h in failed}, prompt, model, conn_id, **live_options)
-    store.mark(batch_key, "collected" if batch.status == "completed" else "failed",
-               {"status": batch.status, "ok": len(outcomes), "retried_live": len(failed)})
-    # Batch lines are billed at the batch price, retried ones at the live price.
-    for o in outcomes.values():
-        o.batch = True  # type: ignore[attr-defined]
-    return {**outcomes, **retried}
+        run.counts["batch_lines_failed"] = run.counts.get("batch_lines_failed", 0) + failed
+    return outcomes
+
+
+def cache_outcomes(cache: Any, outcomes: dict[str, Outcome], model: str, prompt_version: str) -> None:
+    """Cache the valid outcomes (never an error: it will be asked again)."""
+    cache.put_many([(h, o.terms, o.tokens_in, o.tokens_out) for h, o in outcomes.items() if o.error is None],
+                   model, prompt_version)
+
+
+def outcome_stats(outcomes: dict[str, Outcome], model: str) -> dict[str, Any]:
+    """Tokens, estimated cost, errors and rejected terms of a set of outcomes."""
+    return {
+        "tokens_in": sum(o.tokens_in for o in outcomes.values()),
+        "tokens_out": sum(o.tokens_out for o in outcomes.values()),
+        "cost_usd": sum(cost_usd(model, o.tokens_in, o.tokens_out, batch=getattr(o, "batch", False)) for o in outcomes.values()),
+        "errors": sum(o.error is not None for o in outcomes.values()),
+        "rejected_terms": sum(len(o.rejected) for o in outcomes.values()),
+    }
 
 
 # --- the stage ----------------------------------------------------------------------------------
@@ -458,14 +489,9 @@ def extract_openai(postings: Iterable[dict[str, Any]], *, run: ExtractionRun, mo
             outcomes = complete_live(todo, prompt, model, conn_id, **options)
         else:
             outcomes = complete_batch(todo, prompt, model, f"{batch_key}/{n}", conn_id, run=run, **options)
-        good = [(h, o.terms, o.tokens_in, o.tokens_out) for h, o in outcomes.items() if o.error is None]
-        cache.put_many(good, model, prompt.version)
-        for o in outcomes.values():
-            counts["tokens_in"] += o.tokens_in
-            counts["tokens_out"] += o.tokens_out
-            counts["cost_usd"] += cost_usd(model, o.tokens_in, o.tokens_out, batch=getattr(o, "batch", False))
-            counts["errors"] = counts.get("errors", 0) + (o.error is not None)
-            counts["rejected_terms"] = counts.get("rejected_terms", 0) + len(o.rejected)
+        cache_outcomes(cache, outcomes, model, prompt.version)
+        for key, value in outcome_stats(outcomes, model).items():
+            counts[key] = counts.get(key, 0) + value
         counts["sent"] += len(todo)
         for record, h in zip(chunk, hashes):
             counts["postings"] += 1
