@@ -29,11 +29,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-
-def estimate_tokens(text: str) -> int:
-    """Offline token estimate (no tokenizer download): ~1 token per short word or punctuation
-    mark, long words split every 6 characters; close to BPE counts on English prose."""
-    return sum(max(1, (len(w) + 5) // 6) if w[0].isalnum() else 1 for w in re.findall(r"\w+|[^\w\s]", text))
+from transforms.extract.tokens import estimate_chat_tokens, estimate_tokens
 
 
 class FakeOpenAI:
@@ -78,7 +74,7 @@ class FakeOpenAI:
         schema_ok = (body.get("response_format") or {}).get("type") == "json_schema"
         if not schema_ok:
             return 400, {"error": {"message": "response_format json_schema required by this fake"}}, {}
-        usage = {"prompt_tokens": sum(estimate_tokens(m.get("content", "")) for m in body["messages"]) + 7,
+        usage = {"prompt_tokens": estimate_chat_tokens(body["messages"], (body.get("response_format") or {}).get("json_schema")),
                  "completion_tokens": estimate_tokens(content)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return 200, {

@@ -32,6 +32,7 @@ class Match:
 @dataclass
 class _Rule:
     cased: bool
+    lower_near_tech: bool
     exact_case: frozenset[str]
     reject_before: re.Pattern[str] | None
     reject_after: re.Pattern[str] | None
@@ -42,6 +43,7 @@ class _Rule:
 def _compile_rule(rule: dict[str, Any]) -> _Rule:
     return _Rule(
         cased=bool(rule.get("cased", False)),
+        lower_near_tech=bool(rule.get("lower_near_tech", False)),
         exact_case=frozenset(rule.get("exact_case") or ()),
         reject_before=re.compile(rule["reject_before"], re.I) if rule.get("reject_before") else None,
         reject_after=re.compile(rule["reject_after"], re.I) if rule.get("reject_after") else None,
@@ -95,9 +97,15 @@ class LocalExtractor:
 
     def _accept(self, rule: _Rule, text: str, padded: str, start: int, end: int, firm) -> bool:
         surface = text[start:end]
-        if rule.exact_case and surface not in rule.exact_case:
+        lo, hi = max(0, start - self.window), end + self.window
+        near = any(s < hi and e > lo and not (s == start and e == end) for s, e in firm)
+        lowercase = surface == surface.lower()
+        if lowercase and rule.lower_near_tech:
+            if not near:
+                return False
+        elif rule.exact_case and surface not in rule.exact_case:
             return False
-        if rule.cased and surface == surface.lower():
+        elif rule.cased and lowercase:
             return False
         if rule.reject_after and rule.reject_after.search(text[end:end + 40]):
             return False
@@ -105,8 +113,7 @@ class LocalExtractor:
             return False
         if not rule.cues and not rule.tech_near:
             return True
-        lo, hi = max(0, start - self.window), end + self.window
-        if rule.tech_near and any(s < hi and e > lo and not (s == start and e == end) for s, e in firm):
+        if rule.tech_near and near:
             return True
         if rule.cues:
             # padded is text shifted by one: the window [lo, hi) of text is padded[lo : hi + 2]
@@ -116,16 +123,19 @@ class LocalExtractor:
 
 
 def _longest_non_overlapping(candidates: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
-    """Keep the longest of overlapping matches (ties: the earlier one), in text order."""
+    """Of overlapping matches keep the longest (ties: the earlier one), in text order. One sweep:
+    a candidate that overlaps the last kept one replaces it only when longer."""
     if len(candidates) == 1:
         return candidates
-    candidates.sort(key=lambda c: (c[0] - c[1], c[0]))
+    candidates.sort(key=lambda c: (c[0], c[0] - c[1]))
     taken: list[tuple[int, int, str, str]] = []
     for cand in candidates:
-        s, e = cand[0], cand[1]
-        if all(e <= t[0] or s >= t[1] for t in taken):
-            taken.append(cand)
-    taken.sort()
+        if taken and cand[0] < taken[-1][1]:
+            last = taken[-1]
+            if cand[1] - cand[0] > last[1] - last[0]:
+                taken[-1] = cand
+            continue
+        taken.append(cand)
     return taken
 
 

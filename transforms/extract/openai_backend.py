@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError, constr
 
 from jobreqs.config import OPENAI_CONN_ID
 from transforms.extract.stage import ExtractionRun, text_of
-from transforms.taxonomy import normalise_term, normalise_text
+from transforms.taxonomy import normalise_term
 from transforms.text import content_hash
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def parse_reply(content: str | None, text: str) -> tuple[list[str], list[str]]:
         reply = Reply.model_validate_json(content)
     except ValidationError as exc:
         raise ValueError(f"reply does not fit the schema: {exc.errors()[0]['msg']}") from None
-    haystack = f" {' '.join(normalise_text(text).split())} "
+    haystack = f" {normalise_term(text)} "
     trusted, rejected = [], []
     for term in dict.fromkeys(reply.technologies):
         key = normalise_term(term)
