@@ -18,7 +18,7 @@ from typing import Any
 from transforms.taxonomy import Taxonomy, load_taxonomy, normalise_term
 
 _SPLIT = re.compile(r"\s*(?:/|,|;|\||&| and | or | \+ |\s-\s)\s*")
-_VERSION_TAIL = re.compile(r"(?:\s+v?\d[\d.x+]*)+$|(?:\s+(?:version|v)\s*\d[\d.x+]*)$")
+_VERSION_TAIL = re.compile(r"(?:\s+(?:version\s+|v\.?\s*)?\d[\d.x+]*)+$")
 _DECORATION = re.compile(
     r"\s+(?:framework|library|libraries|programming|language|development|developer|technologies|technology|"
     r"platform|stack|environment|ecosystem|certification|engineer|server|services|database|db|ide|api|sdk|os)$"

@@ -206,6 +206,10 @@ def load_onet(builder: Builder, path: Path) -> None:
             if "onet" not in builder.techs[owner]["sources"]:
                 builder.techs[owner]["sources"].append("onet")
             continue
+        words = normalise_term(example).split()
+        if len(words) > 1 and all(builder.owner(w) for w in words):
+            builder.skipped["onet: compound of known technologies"] += 1  # "React Redux": two entries
+            continue
         if any(builder.removed(normalise_term(f)) for f in forms):
             builder.skipped["onet: removal rule"] += 1
             continue

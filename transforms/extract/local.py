@@ -39,6 +39,11 @@ class _Rule:
     cues: tuple[str, ...]
     tech_near: bool
 
+    @property
+    def independent(self) -> bool:
+        """True when the rule decides from the match alone (case, neighbours), not from context."""
+        return not (self.tech_near or self.cues or self.lower_near_tech)
+
 
 def _compile_rule(rule: dict[str, Any]) -> _Rule:
     return _Rule(
@@ -80,11 +85,21 @@ class LocalExtractor:
         if not candidates:
             return []
         chosen = _longest_non_overlapping(candidates)
-        firm = [(s, e) for s, e, alias, _ in chosen if alias not in self._rules]
+        # First the matches that need no context ("firm"), then those whose rule looks around them.
+        rules = self._rules
+        accepted = [True] * len(chosen)
+        firm = []
+        for i, (s, e, alias, _) in enumerate(chosen):
+            rule = rules.get(alias)
+            if rule is None or (rule.independent and self._accept(rule, text, padded, s, e, firm)):
+                firm.append((s, e))
+            elif rule.independent:
+                accepted[i] = False
         out = []
-        for start, end, alias, technology in chosen:
-            rule = self._rules.get(alias)
-            if rule is not None and not self._accept(rule, text, padded, start, end, firm):
+        for i, (start, end, alias, technology) in enumerate(chosen):
+            rule = rules.get(alias)
+            if not accepted[i] or (rule is not None and not rule.independent
+                                   and not self._accept(rule, text, padded, start, end, firm)):
                 continue
             if start > 1 and text[start] == " " and text[start - 1] == ".":  # ". NET" artefact
                 start -= 1
