@@ -231,14 +231,14 @@ def build(shared: Path) -> dict:
     load_onet(builder, shared / "onet" / "technology_skills.txt")
 
     # Context rules: every curated ambiguous alias gets its own rule or the default one; any other
-    # very short curated alias (two characters or fewer) is ambiguous by default too.
+    # very short curated alias (one or two letters: "js", "ts") is ambiguous by default too.
     ambiguous: dict[str, dict] = {}
     default = context["default"]
     for alias, rule in (context.get("rules") or {}).items():
         ambiguous[normalise_term(str(alias))] = dict(rule or default)
     for tech in builder.techs.values():
         for key in tech["match"]:
-            if len(key) <= 2 and key not in ambiguous:
+            if len(key) <= 2 and key.isalpha() and key not in ambiguous:
                 ambiguous[key] = dict(default)
     # A rule of {cased: false} and nothing else is "always accept": no need to keep it.
     ambiguous = {k: v for k, v in ambiguous.items() if v != {"cased": False}}
