@@ -74,3 +74,14 @@ def test_sync_taxonomy_is_idempotent_and_records_runs(warehouse):
     with psycopg.connect(warehouse) as conn:
         rows = conn.execute("SELECT stats FROM jobreqs.pipeline_runs").fetchall()
     assert rows == [({"tokens_in": 12, "cost_usd": 0.2},)]
+
+
+def test_extract_command_with_the_openai_backend(fake_openai):
+    stdin = '{"id": "a", "text": "Terraform and Ansible on Azure. [[429]]"}\n{"id": "b", "text": ""}\n'
+    res = jobreqs("extract", "--backend", "openai", "--no-warehouse-cache", "--stats", stdin=stdin)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in res.stdout.splitlines()]
+    assert lines == [{"id": "a", "technologies": ["ansible", "azure", "terraform"]}, {"id": "b", "technologies": []}]
+    stats = json.loads(res.stderr.strip().splitlines()[-1])
+    assert stats["sent"] == 1 and stats["tokens_in"] > 0 and stats["model"] == "gpt-4o-mini"
+    assert "test-key" not in res.stderr + res.stdout  # the key never reaches the output or logs

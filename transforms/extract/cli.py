@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -47,7 +48,19 @@ def read_requests(stream: TextIO, errors: list[str]) -> Iterator[dict[str, Any]]
         yield {"source": "stdin", "source_id": row.get("id", n), "kept_text": row["text"]}
 
 
+def reserve_stdout() -> TextIO:
+    """A private handle on the real stdout for the JSON Lines, with fd 1 and ``sys.stdout`` then
+    pointed at stderr: Airflow's logging (set up when a connection is read) writes to stdout and
+    must not mix log lines into the output."""
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
+    stdout = reserve_stdout()
     options: dict[str, Any] = {}
     if args.backend == "openai":
         options["mode"] = args.mode
@@ -70,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
             for key in ("rejected_terms", "extraction_error"):
                 if key in r:
                     out[key] = r[key]
-        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    stdout.flush()
     if args.stats:
         print(json.dumps(last_run_stats()), file=sys.stderr)
     return 1 if errors else 0

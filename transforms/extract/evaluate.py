@@ -9,6 +9,7 @@ postings (micro-average) into precision, recall and F1. Prints the most frequent
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -77,24 +78,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=["local", "openai"], default="local")
     parser.add_argument("--mode", choices=["live", "batch"], default="live", help="openai mode")
     parser.add_argument("--model", default=None, help="openai model (default: the prompt file's)")
+    parser.add_argument("--no-warehouse-cache", action="store_true", help="openai: cache in memory only")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    from transforms.extract.cli import reserve_stdout
+
+    out = reserve_stdout()  # logs (Airflow's go to stdout) must not mix into the result
     options: dict[str, Any] = {}
     if args.backend == "openai":
         options["mode"] = args.mode
         if args.model:
             options["model"] = args.model
+        if args.mode == "batch":
+            options["batch_key"] = f"eval/{Path(args.gold or default_gold()).name}"
+        if args.no_warehouse_cache:
+            from transforms.extract.openai_backend import MemoryCache
+
+            options["cache"] = MemoryCache()
     result = evaluate(args.gold or default_gold(), backend=args.backend, **options)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2), file=out, flush=True)
         return 0
-    print(f"backend {result['backend']} on {result['gold']} ({result['postings']} postings)")
-    print(f"precision {result['precision']:.3f}  recall {result['recall']:.3f}  F1 {result['f1']:.3f}  "
+    say = functools.partial(print, file=out, flush=True)
+    say(f"backend {result['backend']} on {result['gold']} ({result['postings']} postings)")
+    say(f"precision {result['precision']:.3f}  recall {result['recall']:.3f}  F1 {result['f1']:.3f}  "
           f"(tp {result['true_positives']}, fp {result['false_positives']}, fn {result['false_negatives']})")
-    print("most frequent misses:     " + ", ".join(f"{t} ({c})" for t, c in result["top_misses"]))
-    print("most frequent false hits: " + ", ".join(f"{t} ({c})" for t, c in result["top_false_hits"]))
+    say("most frequent misses:     " + ", ".join(f"{t} ({c})" for t, c in result["top_misses"]))
+    say("most frequent false hits: " + ", ".join(f"{t} ({c})" for t, c in result["top_false_hits"]))
     return 0
 
 
