@@ -233,6 +233,7 @@ class Outcome:
     error: str | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    batch: bool = False  # answered by the Batch API (billed at the batch price)
 
 
 # --- live mode ----------------------------------------------------------------------------------
@@ -395,7 +396,7 @@ def collect_batch(client, batch, texts: dict[str, str], prompt: Prompt, model: s
     (billed at the live price); marks the batch collected. Returns (outcomes by hash, failed lines)."""
     outcomes, failed = read_batch_results(client, batch, texts) if batch.status == "completed" else ({}, list(texts))
     for o in outcomes.values():
-        o.batch = True  # type: ignore[attr-defined]  # billed at the batch price
+        o.batch = True
     retried = complete_live({h: texts[h] for h in failed}, prompt, model, conn_id, **live_options)
     store.mark(batch_key, "collected" if batch.status == "completed" else "failed",
                {"status": batch.status, "ok": len(outcomes), "retried_live": len(failed)})
@@ -433,7 +434,7 @@ def outcome_stats(outcomes: dict[str, Outcome], model: str) -> dict[str, Any]:
     return {
         "tokens_in": sum(o.tokens_in for o in outcomes.values()),
         "tokens_out": sum(o.tokens_out for o in outcomes.values()),
-        "cost_usd": sum(cost_usd(model, o.tokens_in, o.tokens_out, batch=getattr(o, "batch", False)) for o in outcomes.values()),
+        "cost_usd": sum(cost_usd(model, o.tokens_in, o.tokens_out, batch=o.batch) for o in outcomes.values()),
         "errors": sum(o.error is not None for o in outcomes.values()),
         "rejected_terms": sum(len(o.rejected) for o in outcomes.values()),
     }
