@@ -68,3 +68,20 @@ def test_operator_resumes_a_submitted_batch_after_a_crash(fake_openai, warehouse
         op.execute(context={})
     assert first.value.trigger.batch_id == second.value.trigger.batch_id
     assert fake_openai.calls["POST /v1/batches"] == 1 and fake_openai.calls["POST /v1/files"] == 1
+
+
+def test_a_timeout_event_fails_the_task_and_nothing_is_collected(fake_openai, warehouse, lake_root):
+    from airflow.providers.openai.exceptions import OpenAIBatchTimeout
+
+    fake_openai.batch_delay = 60
+    replace_partition(partition(lake_root, "curated", "classified", "2026-11-21"), RECORDS[:1])
+    op = OpenAIExtractBatchOperator(task_id="extract_batch", input_partition="curated/classified/dt=2026-11-21",
+                                    batch_key="jobreqs_daily/2026-11-21", poll_interval=0.1, timeout=0.3)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context={})
+    event = _first_event(deferred.value.trigger)
+    assert event["status"] == "error" and event["termination_reason"] == "timeout"
+    with pytest.raises(OpenAIBatchTimeout):
+        op.execute_complete({}, event, **deferred.value.kwargs)
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute("SELECT count(*) FROM jobreqs.extraction_cache").fetchone()[0] == 0

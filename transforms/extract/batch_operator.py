@@ -135,17 +135,22 @@ class OpenAIExtractBatchOperator(BaseOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None, batch_ids: list[str],
                          keys: list[str], index: int, stats: dict[str, Any]) -> dict[str, Any]:
-        from airflow.providers.openai.hooks.openai import validate_execute_complete_event
+        from airflow.providers.openai.hooks.openai import build_batch_error, validate_execute_complete_event
 
         from transforms.extract.openai_backend import (
             BatchStore, WarehouseCache, cache_outcomes, collect_batch, outcome_stats, sync_client)
 
-        event = event or {}
-        if event.get("status") not in {"success", "cancelled"} and event.get("termination_reason") not in {"failed", "expired"}:
-            validate_execute_complete_event(event)  # raises with the trigger's message (timeout, polling error)
+        event = validate_execute_complete_event(event)  # None or an unknown status: fails loudly
+        reason = event.get("termination_reason")
+        # A batch that failed or expired is collected (its lines are retried live); a timeout, a
+        # polling error or a cancellation fails the task: a retry resumes (or, if cancelled, resubmits).
+        if event["status"] != "success" and not (event["status"] == "error" and reason in {"failed", "expired"}):
+            raise build_batch_error(event.get("message", "batch did not complete"), reason)
         prompt, model = self._prompt_model()
         client = sync_client(self.conn_id)
         batch = client.batches.retrieve(batch_ids[index])
+        if batch.status not in {"completed", "failed", "expired"}:
+            raise RuntimeError(f"batch {batch.id} is {batch.status}, not terminal: the trigger event was stale")
         store = BatchStore(self.warehouse_conninfo)
         known = store.get(keys[index]) or {}
         input_hashes = set(known.get("custom_ids") or [])
