@@ -1,0 +1,166 @@
+"""A deferrable operator that fills the extraction cache through the OpenAI Batch API.
+
+    extract_batch = OpenAIExtractBatchOperator(
+        task_id="extract_openai_batch",
+        input_partition="curated/classified/dt={{ ds }}",   # under the lake root
+        batch_key="{{ dag.dag_id }}/{{ ds }}",
+    )
+    # then the extract task runs extract_postings(..., backend="openai", mode="live"): every text
+    # is in the cache by now, so nothing is sent (failed lines were already retried live).
+
+``execute`` streams the partition, keeps the texts not yet in ``jobreqs.extraction_cache``,
+and submits them in batches of at most ``max_requests_per_batch`` (or resumes the batches
+already submitted under the same key: ``jobreqs.extraction_batches``). It then defers on the
+openai provider's ``OpenAIBatchTrigger``, which frees the worker while the batch runs. On each
+trigger event it downloads that batch's results, joins them by ``custom_id``, caches the valid
+ones, retries failed lines live, and defers on the next unfinished batch. Returns a small dict
+(tokens, cost, counts) for XCom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from jobreqs.config import OPENAI_CONN_ID
+from transforms.extract.stage import text_of
+from transforms.text import content_hash
+
+
+class OpenAIExtractBatchOperator(BaseOperator):
+    """Submit-or-resume OpenAI batches for a lake partition's uncached texts, wait deferred, collect."""
+
+    template_fields: Sequence[str] = ("input_partition", "batch_key", "model")
+
+    def __init__(self, *, input_partition: str, batch_key: str, conn_id: str = OPENAI_CONN_ID,
+                 model: str | None = None, prompt_version: str = "extract-v1", poll_interval: float = 60.0,
+                 timeout: float = 24 * 3600, max_requests_per_batch: int = 10_000,
+                 warehouse_conninfo: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.input_partition = input_partition
+        self.batch_key = batch_key
+        self.conn_id = conn_id
+        self.model = model
+        self.prompt_version = prompt_version
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.max_requests_per_batch = max_requests_per_batch
+        self.warehouse_conninfo = warehouse_conninfo
+
+    # -- helpers (plain functions of the inputs; no state kept between deferrals but the kwargs) --
+    def _prompt_model(self):
+        from transforms.extract.openai_backend import load_prompt
+
+        prompt = load_prompt(self.prompt_version)
+        return prompt, self.model or prompt.model
+
+    def _records(self) -> Iterator[dict[str, Any]]:
+        from jobreqs.lake import lake_root, read_partition
+
+        yield from read_partition(lake_root() / self.input_partition)
+
+    def _uncached_chunks(self) -> Iterator[dict[str, str]]:
+        """The texts not in the cache, by content hash, in chunks of max_requests_per_batch.
+        Deterministic for the same input and cache, so chunk n always gets key f"{batch_key}/{n}"."""
+        from transforms.extract.openai_backend import WarehouseCache
+
+        prompt, model = self._prompt_model()
+        cache = WarehouseCache(self.warehouse_conninfo)
+        pending: dict[str, str] = {}
+        seen: set[str] = set()
+
+        def flush() -> dict[str, str]:
+            cached = cache.get_many(list(pending), model, prompt.version)
+            return {h: t for h, t in pending.items() if h not in cached}
+
+        for record in self._records():
+            text = text_of(record)
+            h = content_hash(text)
+            if not text.strip() or h in seen:
+                continue
+            seen.add(h)
+            pending[h] = text
+            if len(pending) >= self.max_requests_per_batch:
+                chunk = flush()
+                pending = {}
+                if chunk:
+                    yield chunk
+        if pending:
+            chunk = flush()
+            if chunk:
+                yield chunk
+
+    def _texts_for(self, hashes: set[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for record in self._records():
+            text = text_of(record)
+            h = content_hash(text)
+            if h in hashes:
+                out[h] = text
+        return out
+
+    def _defer_on(self, batch_ids: list[str], keys: list[str], index: int, stats: dict[str, Any]) -> None:
+        from airflow.providers.openai.triggers.openai import OpenAIBatchTrigger
+
+        self.defer(
+            trigger=OpenAIBatchTrigger(conn_id=self.conn_id, batch_id=batch_ids[index],
+                                       poll_interval=self.poll_interval, timeout=self.timeout),
+            method_name="execute_complete",
+            kwargs={"batch_ids": batch_ids, "keys": keys, "index": index, "stats": stats},
+        )
+
+    # -- Airflow entry points ------------------------------------------------------------------------
+    def execute(self, context: Any) -> dict[str, Any]:
+        from transforms.extract.openai_backend import BatchStore, submit_batch, sync_client
+
+        prompt, model = self._prompt_model()
+        client = sync_client(self.conn_id)
+        store = BatchStore(self.warehouse_conninfo)
+        batch_ids, keys, requests = [], [], 0
+        for n, texts in enumerate(self._uncached_chunks()):
+            key = f"{self.batch_key}/{n}"
+            batch_ids.append(submit_batch(client, texts, prompt, model, key, store))
+            keys.append(key)
+            requests += len(texts)
+        stats = {"batches": len(batch_ids), "requests": requests, "model": model, "prompt_version": prompt.version,
+                 "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "errors": 0, "rejected_terms": 0,
+                 "failed_lines_retried": 0}
+        if not batch_ids:
+            self.log.info("every text is cached already: no batch needed")
+            return stats
+        self._defer_on(batch_ids, keys, 0, stats)
+        return stats  # not reached: defer() raises
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None, batch_ids: list[str],
+                         keys: list[str], index: int, stats: dict[str, Any]) -> dict[str, Any]:
+        from airflow.providers.openai.hooks.openai import build_batch_error, validate_execute_complete_event
+
+        from transforms.extract.openai_backend import (
+            BatchStore, WarehouseCache, cache_outcomes, collect_batch, outcome_stats, sync_client)
+
+        event = validate_execute_complete_event(event)  # None or an unknown status: fails loudly
+        reason = event.get("termination_reason")
+        # A batch that failed or expired is collected (its lines are retried live); a timeout, a
+        # polling error or a cancellation fails the task: a retry resumes (or, if cancelled, resubmits).
+        if event["status"] != "success" and not (event["status"] == "error" and reason in {"failed", "expired"}):
+            raise build_batch_error(event.get("message", "batch did not complete"), reason)
+        prompt, model = self._prompt_model()
+        client = sync_client(self.conn_id)
+        batch = client.batches.retrieve(batch_ids[index])
+        if batch.status not in {"completed", "failed", "expired"}:
+            raise RuntimeError(f"batch {batch.id} is {batch.status}, not terminal: the trigger event was stale")
+        store = BatchStore(self.warehouse_conninfo)
+        known = store.get(keys[index]) or {}
+        input_hashes = set(known.get("custom_ids") or [])
+        texts = self._texts_for(input_hashes)
+        outcomes, failed = collect_batch(client, batch, texts, prompt, model, keys[index], store, self.conn_id)
+        cache_outcomes(WarehouseCache(self.warehouse_conninfo), outcomes, model, prompt.version)
+        for k, v in outcome_stats(outcomes, model).items():
+            stats[k] = round(stats.get(k, 0) + v, 6)
+        stats["failed_lines_retried"] += failed
+        self.log.info("batch %s collected: %d results, %d failed lines retried live", batch.id, len(outcomes), failed)
+        if index + 1 < len(batch_ids):
+            self._defer_on(batch_ids, keys, index + 1, stats)
+        return stats

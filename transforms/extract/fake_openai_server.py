@@ -1,0 +1,209 @@
+"""A local OpenAI-compatible HTTP server for the tests (a real server on 127.0.0.1).
+
+It speaks the shapes the openai SDK uses: ``POST /v1/chat/completions`` (json_schema structured
+output), ``POST /v1/files`` (multipart), ``GET /v1/files/{id}`` and ``/content``,
+``POST /v1/batches``, ``GET /v1/batches/{id}``. Its "model" is NOT a language model: it answers
+deterministically from the text with the project's local extractor (fine for tests, which check
+the plumbing, not the model). Faults are switched on by markers in the posting text:
+
+- ``[[429]]``: the first two calls for that text get 429 with ``Retry-After``;
+- ``[[500]]``: the first call gets a 500;
+- ``[[malformed]]``: the reply content is not JSON of the schema;
+- ``[[long]]``: the reply stops at the output cap (finish_reason "length");
+- ``[[batchfail]]``: in a batch, that line fails (goes to the error file);
+- "ignore previous instructions": the naive model obeys and names technologies that are not in
+  the text (the client must drop them);
+and ``batch_delay`` makes batches stay ``in_progress`` for that many seconds (a slow batch).
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import itertools
+import json
+import re
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from transforms.extract.tokens import estimate_chat_tokens, estimate_tokens
+
+
+class FakeOpenAI:
+    """State of the fake service; ``serve()`` starts it on a free port in a thread."""
+
+    def __init__(self, api_key: str = "test-key", batch_delay: float = 0.0) -> None:
+        self.api_key = api_key
+        self.batch_delay = batch_delay
+        self.files: dict[str, dict[str, Any]] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.calls: Counter[str] = Counter()        # endpoint -> count
+        self.text_calls: Counter[str] = Counter()   # posting text -> chat calls
+        self.lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.server: ThreadingHTTPServer | None = None
+
+    # -- the "model" ----------------------------------------------------------------------------
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """(status, JSON body, headers) of one chat completion."""
+        from transforms.extract.local import local_extractor
+
+        user = next((m["content"] for m in body.get("messages", []) if m.get("role") == "user"), "")
+        text = re.sub(r"^<posting>\n|\n</posting>$", "", user)
+        with self.lock:
+            self.text_calls[text] += 1
+            n = self.text_calls[text]
+        if "[[429]]" in text and n <= 2:
+            return 429, {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}, \
+                {"retry-after": "0.2", "x-ratelimit-reset-requests": "0.2s"}
+        if "[[500]]" in text and n <= 1:
+            return 500, {"error": {"message": "The server had an error", "type": "server_error"}}, {}
+        terms = list(dict.fromkeys(local_extractor().extract(text)))
+        finish = "stop"
+        if "[[malformed]]" in text:
+            content = "Sure! The technologies are: " + ", ".join(terms)
+        elif "[[long]]" in text:
+            content, finish = '{"technologies": ["' + "x" * 20, "length"
+        else:
+            if "ignore previous instructions" in text.lower():
+                terms += ["Haskell", "COBOL"]  # the naive model obeys the injected instruction
+            content = json.dumps({"technologies": terms})
+        schema_ok = (body.get("response_format") or {}).get("type") == "json_schema"
+        if not schema_ok:
+            return 400, {"error": {"message": "response_format json_schema required by this fake"}}, {}
+        usage = {"prompt_tokens": estimate_chat_tokens(body["messages"], (body.get("response_format") or {}).get("json_schema")),
+                 "completion_tokens": estimate_tokens(content)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return 200, {
+            "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "finish_reason": finish,
+                         "message": {"role": "assistant", "content": content, "refusal": None}}],
+            "usage": usage,
+        }, {}
+
+    # -- files and batches -----------------------------------------------------------------------
+    def add_file(self, data: bytes, purpose: str, filename: str) -> dict[str, Any]:
+        fid = f"file-{next(self._ids)}"
+        meta = {"id": fid, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+                "filename": filename, "purpose": purpose, "status": "processed"}
+        self.files[fid] = {"meta": meta, "data": data}
+        return meta
+
+    def create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("input_file_id") not in self.files:
+            raise KeyError("input file not found")
+        bid = f"batch_{next(self._ids)}"
+        batch = {"id": bid, "object": "batch", "endpoint": body.get("endpoint"), "errors": None,
+                 "input_file_id": body["input_file_id"], "completion_window": body.get("completion_window", "24h"),
+                 "status": "in_progress", "output_file_id": None, "error_file_id": None,
+                 "created_at": int(time.time()), "metadata": body.get("metadata"),
+                 "request_counts": {"total": 0, "completed": 0, "failed": 0}, "_ready": time.monotonic() + self.batch_delay}
+        self.batches[bid] = batch
+        return batch
+
+    def refresh_batch(self, bid: str) -> dict[str, Any]:
+        batch = self.batches[bid]
+        if batch["status"] == "in_progress" and time.monotonic() >= batch["_ready"]:
+            out, err = [], []
+            for line in self.files[batch["input_file_id"]]["data"].decode().splitlines():
+                if not line.strip():
+                    continue
+                req = json.loads(line)
+                text = req["body"]["messages"][-1]["content"]
+                if "[[batchfail]]" in text:
+                    err.append({"id": f"r-{next(self._ids)}", "custom_id": req["custom_id"], "response": None,
+                                "error": {"code": "server_error", "message": "line failed"}})
+                    continue
+                status, body, _ = self.answer(req["body"])
+                out.append({"id": f"r-{next(self._ids)}", "custom_id": req["custom_id"],
+                            "response": {"status_code": status, "request_id": "req", "body": body}, "error": None})
+            batch["output_file_id"] = self.add_file("\n".join(map(json.dumps, out)).encode() + b"\n", "batch_output", "out.jsonl")["id"]
+            if err:
+                batch["error_file_id"] = self.add_file("\n".join(map(json.dumps, err)).encode() + b"\n", "batch_output", "err.jsonl")["id"]
+            batch["request_counts"] = {"total": len(out) + len(err), "completed": len(out), "failed": len(err)}
+            batch["status"] = "completed"
+            batch["completed_at"] = int(time.time())
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+    # -- server ------------------------------------------------------------------------------------
+    def serve(self) -> str:
+        """Start on 127.0.0.1 (free port) in a daemon thread; returns the base URL (…/v1)."""
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None, raw: bytes | None = None):
+                data = raw if raw is not None else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/octet-stream" if raw is not None else "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorised(self) -> bool:
+                if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                    self._send(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+                    return False
+                return True
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def do_POST(self):
+                data = self._body()
+                if not self._authorised():
+                    return
+                path = self.path.split("?")[0]
+                fake.calls[f"POST {path}"] += 1
+                if path == "/v1/chat/completions":
+                    status, body, headers = fake.answer(json.loads(data))
+                    return self._send(status, body, headers)
+                if path == "/v1/files":
+                    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                        b"Content-Type: " + self.headers["Content-Type"].encode() + b"\r\n\r\n" + data)
+                    fields = {part.get_param("name", header="content-disposition"): part for part in msg.iter_parts()}
+                    file_part = fields.get("file")
+                    if file_part is None:
+                        return self._send(400, {"error": {"message": "no file"}})
+                    purpose = fields["purpose"].get_content().strip() if "purpose" in fields else "batch"
+                    return self._send(200, fake.add_file(file_part.get_payload(decode=True), purpose,
+                                                         file_part.get_filename() or "upload"))
+                if path == "/v1/batches":
+                    try:
+                        return self._send(200, fake.refresh_batch(fake.create_batch(json.loads(data))["id"]))
+                    except KeyError as exc:
+                        return self._send(404, {"error": {"message": str(exc)}})
+                return self._send(404, {"error": {"message": f"no route {path}"}})
+
+            def do_GET(self):
+                if not self._authorised():
+                    return
+                path = self.path.split("?")[0]
+                fake.calls[f"GET {re.sub(r'/(file|batch)[-_][0-9]+', '/{id}', path)}"] += 1
+                m = re.fullmatch(r"/v1/files/([\w-]+)(/content)?", path)
+                if m and m.group(1) in fake.files:
+                    f = fake.files[m.group(1)]
+                    return self._send(200, None, raw=f["data"]) if m.group(2) else self._send(200, f["meta"])
+                m = re.fullmatch(r"/v1/batches/([\w-]+)", path)
+                if m and m.group(1) in fake.batches:
+                    return self._send(200, fake.refresh_batch(m.group(1)))
+                return self._send(404, {"error": {"message": f"not found: {path}"}})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
