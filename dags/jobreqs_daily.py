@@ -21,6 +21,8 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from transforms.extract.batch_operator import OpenAIExtractBatchOperator
+
 DEFAULT_KEYWORDS = ["data scientist", "data analyst", "data engineer"]
 
 default_args = {
@@ -60,6 +62,11 @@ def _ctx():
                                      description="most Upwork jobs to enrich per run (the rest wait)"),
         "extraction_backend": Param("local", type="string", enum=["local", "openai"],
                                     description="local: free offline matcher; openai: the OpenAI API"),
+        "openai_mode": Param("live", type="string", enum=["live", "batch"],
+                             description="openai backend: live async calls, or the Batch API (half the "
+                                         "price; the wait is deferred and frees the worker)"),
+        "openai_model": Param(None, type=["null", "string"],
+                              description="openai backend: model (default: the prompt's model)"),
     },
 )
 def jobreqs_daily():
@@ -101,6 +108,37 @@ def jobreqs_daily():
         return run_normalise(_ctx())
 
     @task
+    def sync_taxonomy() -> dict:
+        """Makes the warehouse's technologies and aliases equal to the taxonomy data."""
+        from jobreqs.pipeline import run_sync_taxonomy
+
+        return run_sync_taxonomy(_ctx())
+
+    # Only in openai batch mode: submits (or resumes) the day's batches, then waits deferred.
+    extract_openai_batch = OpenAIExtractBatchOperator(
+        task_id="extract_openai_batch",
+        run_if="{{ params.extraction_backend == 'openai' and params.openai_mode == 'batch' }}",
+        input_partition="staging/postings/dt={{ (logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",
+        batch_key="{{ dag.dag_id }}/{{ (logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",
+        model="{{ params.openai_model or '' }}",
+    )
+
+    @task(trigger_rule="none_failed")
+    def extract(postings: dict) -> dict:
+        """Extracts raw technology terms from each posting's kept text (local or openai backend);
+        replies that cannot be trusted are recorded and dropped."""
+        from jobreqs.pipeline import run_extract
+
+        return run_extract(_ctx(), postings["path"])
+
+    @task
+    def clean_up(extracted: dict) -> dict:
+        """Maps raw terms to canonical technologies; unknown terms are kept for review."""
+        from jobreqs.pipeline import run_clean_up
+
+        return run_clean_up(_ctx(), extracted["path"])
+
+    @task
     def load(postings: dict) -> dict:
         """Upserts the day's postings, keywords and technologies into the warehouse in bulk."""
         from jobreqs.pipeline import run_load
@@ -121,7 +159,11 @@ def jobreqs_daily():
     fetched >> enriched
     postings = normalise()
     [migrated, fetched] >> postings
-    [load(postings), enriched] >> publish()
+    migrated >> sync_taxonomy() >> extract_openai_batch
+    postings >> extract_openai_batch
+    extracted = extract(postings)
+    extract_openai_batch >> extracted
+    [load(clean_up(extracted)), enriched] >> publish()
 
 
 jobreqs_daily()

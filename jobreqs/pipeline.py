@@ -106,6 +106,46 @@ def run_normalise(ctx: RunContext) -> dict:
     return ctx.record("normalise", stats, status=status, message=stats["message"])
 
 
+def run_sync_taxonomy(ctx: RunContext) -> dict:
+    from transforms.taxonomy_sync import sync_taxonomy
+
+    return ctx.record("sync_taxonomy", sync_taxonomy())
+
+
+def extraction_options(params: dict) -> dict:
+    """The extract stage's backend options from the run's params. The batch mode's waiting is done
+    by its own deferrable task before ``extract``: by then every text is cached, so ``extract``
+    runs the live path and sends nothing again."""
+    if params.get("extraction_backend", "local") != "openai":
+        return {}
+    options = {"mode": "live", "concurrency": int(params.get("openai_concurrency") or 8)}
+    if params.get("openai_model"):
+        options["model"] = params["openai_model"]
+    return options
+
+
+def run_extract(ctx: RunContext, source_dir: str) -> dict:
+    from transforms.extract import extract_postings
+    from transforms.extract.stage import ExtractionRun
+
+    backend = ctx.params.get("extraction_backend", "local")
+    extraction = ExtractionRun(backend)
+    path, count = map_partition(source_dir, "extracted", ctx,
+                                lambda records: extract_postings(records, backend, run=extraction,
+                                                                 **extraction_options(ctx.params)))
+    return ctx.record("extract", extraction.stats() | {"path": path, "records": count})
+
+
+def run_clean_up(ctx: RunContext, source_dir: str) -> dict:
+    from collections import Counter
+
+    from transforms.clean_up import clean_up_postings
+
+    counts: Counter = Counter()
+    path, _ = map_partition(source_dir, "technologies", ctx, lambda records: clean_up_postings(records, counts))
+    return ctx.record("clean_up", dict(counts) | {"path": path})
+
+
 def run_load(ctx: RunContext, source_dir: str) -> dict:
     from transforms.load import load_postings
 

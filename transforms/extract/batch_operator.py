@@ -32,13 +32,16 @@ from transforms.text import content_hash
 class OpenAIExtractBatchOperator(BaseOperator):
     """Submit-or-resume OpenAI batches for a lake partition's uncached texts, wait deferred, collect."""
 
-    template_fields: Sequence[str] = ("input_partition", "batch_key", "model")
+    template_fields: Sequence[str] = ("input_partition", "batch_key", "model", "run_if")
 
     def __init__(self, *, input_partition: str, batch_key: str, conn_id: str = OPENAI_CONN_ID,
                  model: str | None = None, prompt_version: str = "extract-v1", poll_interval: float = 60.0,
                  timeout: float = 24 * 3600, max_requests_per_batch: int = 10_000,
-                 warehouse_conninfo: str | None = None, **kwargs: Any) -> None:
+                 warehouse_conninfo: str | None = None, run_if: str | bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # Rendered per run (e.g. from the DAG's params): the task skips itself when false, so a DAG
+        # can hold the batch step and use it only for runs that ask for the Batch API.
+        self.run_if = run_if
         self.input_partition = input_partition
         self.batch_key = batch_key
         self.conn_id = conn_id
@@ -114,6 +117,11 @@ class OpenAIExtractBatchOperator(BaseOperator):
     # -- Airflow entry points ------------------------------------------------------------------------
     def execute(self, context: Any) -> dict[str, Any]:
         from transforms.extract.openai_backend import BatchStore, submit_batch, sync_client
+
+        if str(self.run_if).strip().lower() not in {"true", "1", "yes"}:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException("this run does not use the OpenAI Batch API")
 
         prompt, model = self._prompt_model()
         client = sync_client(self.conn_id)
