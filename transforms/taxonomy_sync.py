@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
-from psycopg.types.json import Jsonb
 
 from jobreqs.warehouse import connect
 from transforms.taxonomy import Taxonomy, load_taxonomy
@@ -41,42 +38,3 @@ def sync_taxonomy(conninfo: str | None = None, taxonomy: Taxonomy | None = None)
     return {"taxonomy_version": tax.version, "technologies": len(tax.categories), "aliases": len(tax.aliases),
             "technologies_written": upserted_techs, "technologies_deleted": deleted_techs,
             "aliases_written": inserted_aliases, "aliases_deleted": deleted_aliases}
-
-
-def load_unmapped_terms(records: Iterable[dict[str, Any]], logical_date: dt.date | str,
-                        conninfo: str | None = None) -> dict[str, int]:
-    """Insert one ``jobreqs.unmapped_terms`` row per (term, posting) of cleaned records (the
-    postings must already be loaded: foreign key). Re-running a date adds nothing. Streams."""
-    day = dt.date.fromisoformat(str(logical_date)[:10])
-    rows = 0
-    with connect(conninfo) as conn, conn.cursor() as cur:
-        batch: list[tuple[str, str, str, dt.date]] = []
-
-        def flush() -> None:
-            nonlocal rows
-            if batch:
-                cur.executemany("INSERT INTO jobreqs.unmapped_terms (term, source, source_id, first_seen)"
-                                " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", batch)
-                rows += len(batch)
-                batch.clear()
-
-        for r in records:
-            for term in r.get("unmapped_terms") or ():
-                batch.append((term, r["source"], str(r["source_id"]), day))
-            if len(batch) >= 1000:
-                flush()
-        flush()
-    return {"unmapped_rows_offered": rows}
-
-
-def record_stage_run(run_id: str, dag_id: str, logical_date: dt.date | str, stage: str,
-                     stats: dict[str, Any], status: str = "success", message: str | None = None,
-                     conninfo: str | None = None) -> None:
-    """Upsert the stage's row in ``jobreqs.pipeline_runs`` (e.g. extract: tokens in/out, cost)."""
-    with connect(conninfo) as conn:
-        conn.execute(
-            """INSERT INTO jobreqs.pipeline_runs (run_id, dag_id, logical_date, stage, status, stats, message)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (run_id, stage) DO UPDATE SET status = EXCLUDED.status, stats = EXCLUDED.stats,
-                   message = EXCLUDED.message, recorded_at = now()""",
-            (run_id, dag_id, str(logical_date)[:10], stage, status, Jsonb(stats), message))

@@ -1,5 +1,6 @@
 """The commands (extract, eval-extract, promote-term) and the warehouse sync."""
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -11,7 +12,8 @@ import pytest
 
 from transforms.clean_up_cli import promote
 from transforms.taxonomy import TAXONOMY_FILE, load_taxonomy, taxonomy_from_data
-from transforms.taxonomy_sync import record_stage_run, sync_taxonomy
+from jobreqs.runs import record_stage
+from transforms.taxonomy_sync import sync_taxonomy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,8 +71,10 @@ def test_sync_taxonomy_is_idempotent_and_records_runs(warehouse):
     assert n_tech == len(tax.categories) and n_alias == len(tax.aliases)
     assert first["technologies_written"] == n_tech and second["technologies_written"] == 0
     assert second["aliases_written"] == 0 and second["aliases_deleted"] == 0
-    record_stage_run("run1", "jobreqs_daily", "2026-11-21", "extract", {"tokens_in": 10, "cost_usd": 0.1}, conninfo=warehouse)
-    record_stage_run("run1", "jobreqs_daily", "2026-11-21", "extract", {"tokens_in": 12, "cost_usd": 0.2}, conninfo=warehouse)
+    with psycopg.connect(warehouse) as conn:
+        for stats in ({"tokens_in": 10, "cost_usd": 0.1}, {"tokens_in": 12, "cost_usd": 0.2}):
+            record_stage(conn, run_id="run1", dag_id="jobreqs_daily", day=dt.date(2026, 11, 21),
+                         stage="extract", stats=stats)
     with psycopg.connect(warehouse) as conn:
         rows = conn.execute("SELECT stats FROM jobreqs.pipeline_runs").fetchall()
     assert rows == [({"tokens_in": 12, "cost_usd": 0.2},)]
