@@ -1,6 +1,7 @@
 """End to end: ``airflow dags test jobreqs_daily D`` over raw snapshots in the lake, twice."""
 
 import datetime as dt
+import json
 import os
 
 import psycopg
@@ -75,3 +76,34 @@ def test_daily_run_for_today_collects_from_the_sandboxes(run_env, warehouse, lak
     assert clients == stats["upwork_enrich"]["enriched"] >= 0.95 * upwork_postings
     assert token_rows_visible == 1
     assert "access_token" not in str(stats)
+
+
+def test_daily_run_with_the_openai_batch_backend_never_pays_twice(run_env, warehouse, lake_root):
+    from transforms.extract.fake_openai_server import FakeOpenAI
+
+    write_raw_day(lake_root, DAY)
+    fake = FakeOpenAI(api_key="test-key", batch_delay=2.0)
+    url = fake.serve()
+    env = dict(run_env, AIRFLOW_CONN_OPENAI_DEFAULT=json.dumps(
+        {"conn_type": "openai", "host": url, "password": "test-key"}), JOBREQS_OPENAI_BATCH_POLL_SECONDS="1")
+    conf = json.dumps({"extraction_backend": "openai", "openai_mode": "batch"})
+    try:
+        airflow_cli("dags", "test", "jobreqs_daily", DAY.isoformat(), "-c", conf, env=env)
+        with psycopg.connect(warehouse) as conn:
+            first = conn.execute("SELECT stats FROM jobreqs.pipeline_runs WHERE stage = 'extract'").fetchone()[0]
+            batches = conn.execute("SELECT count(*), sum(requests) FROM jobreqs.extraction_batches").fetchone()
+            backends = {b for (b,) in conn.execute("SELECT DISTINCT extraction_backend FROM jobreqs.postings")}
+            techs = {t for (t,) in conn.execute("SELECT DISTINCT technology FROM jobreqs.posting_technologies")}
+        assert batches[0] == 1 and batches[1] == 5  # five distinct texts, one batch
+        assert first["cache_hits"] == 5 and first["sent"] == 0  # the batch step filled the cache
+        assert len(backends) == 1 and next(iter(backends)).startswith("openai:")
+        assert {"python", "sql", "tableau", "postgresql"} <= techs
+
+        airflow_cli("dags", "test", "jobreqs_daily", DAY.isoformat(), "-c", conf, env=env)
+        with psycopg.connect(warehouse) as conn:
+            assert conn.execute("SELECT count(*) FROM jobreqs.extraction_batches").fetchone()[0] == 1
+            runs = conn.execute("SELECT stats FROM jobreqs.pipeline_runs WHERE stage = 'extract' "
+                                "ORDER BY recorded_at").fetchall()
+        assert runs[-1][0]["sent"] == 0 and runs[-1][0]["tokens_in"] == 0
+    finally:
+        fake.stop()

@@ -38,7 +38,7 @@ def test_operator_defers_then_collects_and_a_rerun_pays_nothing(fake_openai, war
     assert isinstance(trigger, OpenAIBatchTrigger)
     event = _first_event(trigger)
     assert event["status"] == "success"
-    stats = op.execute_complete({}, event, **deferred.value.kwargs)
+    stats = op.execute_complete({}, event)
     assert stats["batches"] == 1 and stats["requests"] == 3          # 3 distinct non-empty texts
     assert stats["failed_lines_retried"] == 1 and stats["tokens_in"] > 0 and stats["cost_usd"] > 0
     with psycopg.connect(warehouse) as conn:
@@ -52,8 +52,8 @@ def test_operator_defers_then_collects_and_a_rerun_pays_nothing(fake_openai, war
     assert fake_openai.calls["POST /v1/chat/completions"] == calls
     assert run.stats()["cache_hits"] == 4 and set(out[0]["raw_terms"]) == {"Python", "Airflow", "GCP"}
 
-    # A re-run of the operator submits nothing new.
-    assert op.execute(context={})["batches"] == 0
+    # A re-run of the operator submits nothing new: it reports the run's one collected batch.
+    assert op.execute(context={})["batches"] == 1
     assert fake_openai.calls["POST /v1/batches"] == 1
 
 
@@ -82,6 +82,6 @@ def test_a_timeout_event_fails_the_task_and_nothing_is_collected(fake_openai, wa
     event = _first_event(deferred.value.trigger)
     assert event["status"] == "error" and event["termination_reason"] == "timeout"
     with pytest.raises(OpenAIBatchTimeout):
-        op.execute_complete({}, event, **deferred.value.kwargs)
+        op.execute_complete({}, event)
     with psycopg.connect(warehouse) as conn:
         assert conn.execute("SELECT count(*) FROM jobreqs.extraction_cache").fetchone()[0] == 0

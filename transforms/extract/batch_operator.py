@@ -35,7 +35,7 @@ class OpenAIExtractBatchOperator(BaseOperator):
     template_fields: Sequence[str] = ("input_partition", "batch_key", "model", "run_if")
 
     def __init__(self, *, input_partition: str, batch_key: str, conn_id: str = OPENAI_CONN_ID,
-                 model: str | None = None, prompt_version: str = "extract-v1", poll_interval: float = 60.0,
+                 model: str | None = None, prompt_version: str = "extract-v1", poll_interval: float | None = None,
                  timeout: float = 24 * 3600, max_requests_per_batch: int = 10_000,
                  warehouse_conninfo: str | None = None, run_if: str | bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -104,15 +104,36 @@ class OpenAIExtractBatchOperator(BaseOperator):
                 out[h] = text
         return out
 
-    def _defer_on(self, batch_ids: list[str], keys: list[str], index: int, stats: dict[str, Any]) -> None:
+    def _poll_interval(self) -> float:
+        """Seconds between status polls: the argument, else JOBREQS_OPENAI_BATCH_POLL_SECONDS, else 60."""
+        import os
+
+        return float(self.poll_interval or os.environ.get("JOBREQS_OPENAI_BATCH_POLL_SECONDS", 60))
+
+    def _defer_on(self, batch_id: str) -> None:
         from airflow.providers.openai.triggers.openai import OpenAIBatchTrigger
 
+        # Everything execute_complete needs is in the event (the batch id) and in
+        # jobreqs.extraction_batches: no state rides along in the deferral's kwargs.
         self.defer(
-            trigger=OpenAIBatchTrigger(conn_id=self.conn_id, batch_id=batch_ids[index],
-                                       poll_interval=self.poll_interval, timeout=self.timeout),
+            trigger=OpenAIBatchTrigger(conn_id=self.conn_id, batch_id=batch_id,
+                                       poll_interval=self._poll_interval(), timeout=self.timeout),
             method_name="execute_complete",
-            kwargs={"batch_ids": batch_ids, "keys": keys, "index": index, "stats": stats},
         )
+
+    def _next_or_done(self, store) -> dict[str, Any]:
+        """Defer on the run's next uncollected batch, or return the run's summed statistics."""
+        batches = store.under(f"{self.batch_key}/")
+        pending = [b for b in batches if b["status"] == "submitted"]
+        if pending:
+            self._defer_on(pending[0]["batch_id"])
+        _, model = self._prompt_model()
+        totals: dict[str, Any] = {"batches": len(batches), "model": model, "prompt_version": self.prompt_version}
+        for batch in batches:
+            for k, v in (batch["stats"] or {}).items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    totals[k] = round(totals.get(k, 0) + v, 6)
+        return totals
 
     # -- Airflow entry points ------------------------------------------------------------------------
     def execute(self, context: Any) -> dict[str, Any]:
@@ -122,27 +143,18 @@ class OpenAIExtractBatchOperator(BaseOperator):
             from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException("this run does not use the OpenAI Batch API")
-
         prompt, model = self._prompt_model()
         client = sync_client(self.conn_id)
         store = BatchStore(self.warehouse_conninfo)
-        batch_ids, keys, requests = [], [], 0
+        submitted = 0
         for n, texts in enumerate(self._uncached_chunks()):
-            key = f"{self.batch_key}/{n}"
-            batch_ids.append(submit_batch(client, texts, prompt, model, key, store))
-            keys.append(key)
-            requests += len(texts)
-        stats = {"batches": len(batch_ids), "requests": requests, "model": model, "prompt_version": prompt.version,
-                 "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "errors": 0, "rejected_terms": 0,
-                 "failed_lines_retried": 0}
-        if not batch_ids:
+            submit_batch(client, texts, prompt, model, f"{self.batch_key}/{n}", store)
+            submitted += 1
+        if not submitted:
             self.log.info("every text is cached already: no batch needed")
-            return stats
-        self._defer_on(batch_ids, keys, 0, stats)
-        return stats  # not reached: defer() raises
+        return self._next_or_done(store)
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None, batch_ids: list[str],
-                         keys: list[str], index: int, stats: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
         from airflow.providers.openai.hooks.openai import build_batch_error, validate_execute_complete_event
 
         from transforms.extract.openai_backend import (
@@ -156,19 +168,18 @@ class OpenAIExtractBatchOperator(BaseOperator):
             raise build_batch_error(event.get("message", "batch did not complete"), reason)
         prompt, model = self._prompt_model()
         client = sync_client(self.conn_id)
-        batch = client.batches.retrieve(batch_ids[index])
+        store = BatchStore(self.warehouse_conninfo)
+        batch = client.batches.retrieve(event["batch_id"])
         if batch.status not in {"completed", "failed", "expired"}:
             raise RuntimeError(f"batch {batch.id} is {batch.status}, not terminal: the trigger event was stale")
-        store = BatchStore(self.warehouse_conninfo)
-        known = store.get(keys[index]) or {}
-        input_hashes = set(known.get("custom_ids") or [])
-        texts = self._texts_for(input_hashes)
-        outcomes, failed = collect_batch(client, batch, texts, prompt, model, keys[index], store, self.conn_id)
+        key = store.key_of(batch.id)
+        if key is None:
+            raise RuntimeError(f"batch {batch.id} is not in jobreqs.extraction_batches")
+        known = store.get(key) or {}
+        texts = self._texts_for(set(known.get("custom_ids") or []))
+        outcomes, failed = collect_batch(client, batch, texts, prompt, model, key, store, self.conn_id)
         cache_outcomes(WarehouseCache(self.warehouse_conninfo), outcomes, model, prompt.version)
-        for k, v in outcome_stats(outcomes, model).items():
-            stats[k] = round(stats.get(k, 0) + v, 6)
-        stats["failed_lines_retried"] += failed
+        stats = outcome_stats(outcomes, model) | {"requests": len(texts), "failed_lines_retried": failed}
+        store.mark(key, "collected" if batch.status == "completed" else "failed", stats)
         self.log.info("batch %s collected: %d results, %d failed lines retried live", batch.id, len(outcomes), failed)
-        if index + 1 < len(batch_ids):
-            self._defer_on(batch_ids, keys, index + 1, stats)
-        return stats
+        return self._next_or_done(store)

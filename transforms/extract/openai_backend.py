@@ -317,6 +317,19 @@ class BatchStore:
                          " status = 'submitted', submitted_at = now(), collected_at = NULL",
                          (batch_key, batch_id, file_id, model, prompt_version, len(custom_ids), Jsonb(custom_ids)))
 
+    def key_of(self, batch_id: str) -> str | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT batch_key FROM jobreqs.extraction_batches WHERE batch_id = %s",
+                               (batch_id,)).fetchone()
+        return row[0] if row else None
+
+    def under(self, prefix: str) -> list[dict[str, Any]]:
+        """The batches whose key starts with ``prefix`` (one run's chunks), in key order."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT batch_key, batch_id, status, stats FROM jobreqs.extraction_batches"
+                                " WHERE starts_with(batch_key, %s) ORDER BY batch_key", (prefix,)).fetchall()
+        return [dict(zip(("batch_key", "batch_id", "status", "stats"), row)) for row in rows]
+
     def mark(self, batch_key: str, status: str, stats: dict[str, Any]) -> None:
         from psycopg.types.json import Jsonb
 
