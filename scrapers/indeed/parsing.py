@@ -445,7 +445,7 @@ def parse_job_page(text: str, url: str) -> dict:
     info = _dig(data, "jobInfoWrapperModel", "jobInfoModel")
     if data is not None and not isinstance(info, dict):
         model_error = "_initialData has no jobInfoWrapperModel.jobInfoModel"
-    job_key = job_key_from_url(url)
+    job_key = job_key_from_url(url) or (_clean(data.get("jobKey")) if isinstance(data, dict) else None)
     errors: list[str] = []
     if isinstance(info, dict):
         try:
@@ -459,6 +459,7 @@ def parse_job_page(text: str, url: str) -> dict:
     if ld is None:
         errors.append("no JSON-LD")
     else:
+        job_key = job_key or _clean(_dig(ld, "identifier", "value"))
         try:
             return _posting_from_json_ld(ld, root, job_key, url)
         except PageError as exc:
