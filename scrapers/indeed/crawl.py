@@ -28,18 +28,25 @@ from scrapers.indeed.spiders.indeed import IndeedSpider
 MANIFEST_FILE = "manifest.json"
 
 
-class RedactFilter(logging.Filter):
-    """Replace a secret in every log record (a proxy API may carry the key in its URL)."""
+def redact_logs(secret: str) -> None:
+    """Replace ``secret`` by ``***`` in every log record of this process, whatever its logger or
+    handler (a proxy API may carry the key in its URL, and Scrapy logs request URLs). Done in the
+    record factory so handlers that Scrapy installs later are covered too."""
+    make_record = logging.getLogRecordFactory()
 
-    def __init__(self, secret: str):
-        super().__init__()
-        self.secret = secret
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to logging's own error handling
+            return record
+        if secret in message:
+            record.msg, record.args = message.replace(secret, "***"), ()
+        if record.exc_info:  # a traceback may quote the URL too; handlers reuse exc_text
+            record.exc_text = logging.Formatter().formatException(record.exc_info).replace(secret, "***")
+        return record
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "***"), ()
-        return True
+    logging.setLogRecordFactory(factory)
 
 
 def manifest_from_stats(stats: dict, spider: IndeedSpider) -> dict:
@@ -52,7 +59,9 @@ def manifest_from_stats(stats: dict, spider: IndeedSpider) -> dict:
         "keywords": spider.keywords,
         "locations": spider.locations,
         "max_pages": spider.max_pages,
-        "requests": get("downloader/request_count"),
+        # requests sent; a request rewritten for the proxy API is counted once
+        "requests": get("downloader/request_count") - get("indeed/proxy_rewrites"),
+        "proxy_api": get("indeed/proxy_rewrites") > 0,
         "responses": get("downloader/response_count"),
         "retries": get("retry/count"),
         "search_pages": get("indeed/search_pages"),
@@ -82,11 +91,10 @@ def crawl(out_dir: Path, keywords: list[str], locations: list[str], base_url: st
     settings.set("INDEED_OUTPUT_DIR", str(out_dir), priority="cmdline")
     for name, value in (overrides or {}).items():
         settings.set(name, value, priority="cmdline")
-    process = CrawlerProcess(settings)
     secret = os.environ.get("JOBREQS_INDEED_PROXY_KEY")
     if secret:
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(RedactFilter(secret))
+        redact_logs(secret)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(IndeedSpider)
     process.crawl(crawler, keywords=keywords, locations=locations, base_url=base_url, max_pages=max_pages)
     process.start()

@@ -135,11 +135,12 @@ class ProxyApiMiddleware:
 
     ENDPOINTS = {"scrapeops": "https://proxy.scrapeops.io/v1/", "zyte": "https://api.zyte.com/v1/extract"}
 
-    def __init__(self, api: str, key: str, endpoint: str | None = None):
+    def __init__(self, api: str, key: str, endpoint: str | None = None, stats=None):
         if api not in self.ENDPOINTS:
             raise ValueError(f"unknown proxy API {api!r} (expected one of {sorted(self.ENDPOINTS)})")
         self.api, self.key = api, key
         self.endpoint = endpoint or self.ENDPOINTS[api]
+        self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -148,12 +149,14 @@ class ProxyApiMiddleware:
             raise NotConfigured("no proxy API key")
         api = os.environ.get("JOBREQS_INDEED_PROXY_API", "scrapeops").lower()
         logger.info("requests go through the %s proxy API", api)
-        return cls(api, key, os.environ.get("JOBREQS_INDEED_PROXY_ENDPOINT"))
+        return cls(api, key, os.environ.get("JOBREQS_INDEED_PROXY_ENDPOINT"), crawler.stats)
 
     def process_request(self, request: Request):
         if "proxy_api_target" in request.meta:  # already rewritten
             return None
         meta = {**request.meta, "proxy_api_target": request.url}
+        if self.stats is not None:  # the rewritten request is scheduled and counted again
+            self.stats.inc_value("indeed/proxy_rewrites")
         if self.api == "scrapeops":
             url = f"{self.endpoint}?{urlencode({'api_key': self.key, 'url': request.url})}"
             return request.replace(url=url, meta=meta)
