@@ -21,7 +21,7 @@ from scrapers.indeed.parsing import (
     parse_search_page,
     view_job_url,
 )
-from scrapers.indeed.run import DEFAULT_BASE_URL
+from scrapers.indeed.settings import INDEED_BASE_URL as DEFAULT_BASE_URL
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

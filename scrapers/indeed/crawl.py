@@ -79,6 +79,7 @@ def manifest_from_stats(stats: dict, spider: IndeedSpider) -> dict:
         "max_pages_hit": get("indeed/max_pages_hit"),
         "parsed_from": parsed_from,
         "finish_reason": stats.get("finish_reason"),
+        "memory_peak_mb": round(get("memusage/max") / 2**20, 1) if stats.get("memusage/max") else None,
         "elapsed_seconds": round((finished - started).total_seconds(), 3) if started and finished else None,
     }
 

@@ -22,10 +22,12 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlparse
 
 import lxml.html
+from lxml.cssselect import CSSSelector
 
 from transforms.text import html_to_text, normalise_whitespace
 
@@ -60,6 +62,16 @@ _JOB_TYPES = {
     "FULL_TIME": "Full-time", "PART_TIME": "Part-time", "CONTRACTOR": "Contract", "CONTRACT": "Contract",
     "TEMPORARY": "Temporary", "INTERN": "Internship", "INTERNSHIP": "Internship", "PER_DIEM": "Per diem",
 }
+
+
+@lru_cache(maxsize=64)
+def _compiled(selector: str) -> CSSSelector:
+    return CSSSelector(selector)
+
+
+def _select(node, selector: str) -> list:
+    """``node.cssselect(selector)`` with the selector compiled once (translation is the slow part)."""
+    return _compiled(selector)(node)
 
 
 class PageError(ValueError):
@@ -321,8 +333,8 @@ def _dom_cards(text: str, base_url: str) -> tuple[list[dict], int | None, list[s
     root = lxml.html.fromstring(text)
     cards: list[dict] = []
     skipped: list[str] = []
-    for position, card in enumerate(root.cssselect("div.job_seen_beacon, div.cardOutline")):
-        link = card.cssselect("h2.jobTitle a, a.jcs-JobTitle")
+    for position, card in enumerate(_select(root, "div.job_seen_beacon, div.cardOutline")):
+        link = _select(card, "h2.jobTitle a, a.jcs-JobTitle")
         job_key = link[0].get("data-jk") if link else None
         if not job_key and link:
             job_key = job_key_from_url(link[0].get("href") or "")
@@ -334,13 +346,13 @@ def _dom_cards(text: str, base_url: str) -> tuple[list[dict], int | None, list[s
             continue
 
         def first(selector: str) -> str | None:
-            found = card.cssselect(selector)
+            found = _select(card, selector)
             return _clean(found[0].text_content()) if found else None
 
         location = first('[data-testid="text-location"], div.companyLocation')
         salary_text = first('[data-testid="attribute_snippet_testid"].salary-snippet-container, div.salary-snippet-container')
         salary = parse_salary_text(salary_text)
-        snippet = card.cssselect("div.job-snippet, [data-testid='jobsnippet_footer']")
+        snippet = _select(card, "div.job-snippet, [data-testid='jobsnippet_footer']")
         cards.append({
             "job_key": job_key,
             "url": view_job_url(base_url, job_key),
@@ -355,7 +367,7 @@ def _dom_cards(text: str, base_url: str) -> tuple[list[dict], int | None, list[s
             "position": len(cards),
         })
     total = None
-    count = root.cssselect("div.jobsearch-JobCountAndSortPane-jobCount")
+    count = _select(root, "div.jobsearch-JobCountAndSortPane-jobCount")
     if count:
         digits = re.sub(r"[^\d]", "", count[0].text_content())
         total = int(digits) if digits else None
@@ -464,7 +476,7 @@ def parse_job_page(text: str, url: str) -> dict:
             return _posting_from_json_ld(ld, root, job_key, url)
         except PageError as exc:
             errors.append(f"JSON-LD: {exc.reason}")
-    if root is None or not root.cssselect("#jobDescriptionText"):
+    if root is None or not _select(root, "#jobDescriptionText"):
         errors.append("no #jobDescriptionText")
     else:
         try:
@@ -515,7 +527,7 @@ def _posting_from_json_ld(ld: dict, root, job_key: str | None, url: str) -> dict
     if not title:
         raise PageError("missing field: JobPosting.title")
     description = ld.get("description")
-    dom = root.cssselect("#jobDescriptionText")
+    dom = _select(root, "#jobDescriptionText")
     if not description and dom:
         description = lxml.html.tostring(dom[0], encoding="unicode")
     description_html, description_text = _check_description(description)
@@ -545,7 +557,7 @@ def _posting_from_json_ld(ld: dict, root, job_key: str | None, url: str) -> dict
 
 def _posting_from_dom(root, job_key: str | None, url: str) -> dict:
     def first(selector: str) -> str | None:
-        found = root.cssselect(selector)
+        found = _select(root, selector)
         return _clean(found[0].text_content()) if found else None
 
     title = first("h1.jobsearch-JobInfoHeader-title, h1")
@@ -553,7 +565,7 @@ def _posting_from_dom(root, job_key: str | None, url: str) -> dict:
         title = title[: -len("- job post")].strip()
     if not title:
         raise PageError("missing field: title (no model, no JSON-LD, no h1)")
-    description_html = lxml.html.tostring(root.cssselect("#jobDescriptionText")[0], encoding="unicode")
+    description_html = lxml.html.tostring(_select(root, "#jobDescriptionText")[0], encoding="unicode")
     description_html, description_text = _check_description(description_html)
     location = first('[data-testid="inlineHeader-companyLocation"], [data-testid="job-location"]')
     salary = parse_salary_text(first("#salaryInfoAndJobType"))

@@ -27,7 +27,7 @@ from scrapers.indeed.pipelines import POSTINGS_FILE, QUARANTINE_FILE
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://www.indeed.com"
+from scrapers.indeed.settings import INDEED_BASE_URL as DEFAULT_BASE_URL  # noqa: E402
 #: Settings for a crawl of a server on this machine (the sandbox): no politeness delays.
 LOOPBACK_SETTINGS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_BACKOFF_BASE": 0.2,
                      "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16}
