@@ -23,9 +23,9 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from scrapers.indeed import settings as project_settings
+from scrapers.indeed.pipelines import MANIFEST_FILE
 from scrapers.indeed.spiders.indeed import IndeedSpider
 
-MANIFEST_FILE = "manifest.json"
 
 
 def redact_logs(secret: str) -> None:

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 POSTINGS_FILE = "postings.jsonl.gz"
 QUARANTINE_FILE = "quarantine.jsonl.gz"
+MANIFEST_FILE = "manifest.json"  # written by scrapers.indeed.crawl from the crawl's stats
 _SPOOL_FILE = ".postings.spool.jsonl"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import io
 import json
 import logging
 import os
@@ -22,12 +21,12 @@ from urllib.parse import urlparse
 
 from jobreqs.config import INDEED_PROXY_CONN_ID, PROJECT_ROOT
 from jobreqs.lake import list_files, partition, replace_partition, write_bytes_atomic
-from scrapers.indeed.crawl import MANIFEST_FILE
-from scrapers.indeed.pipelines import POSTINGS_FILE, QUARANTINE_FILE
+# (not scrapers.indeed.crawl: the Airflow worker never needs Scrapy's engine in its own process)
+from scrapers.indeed.pipelines import MANIFEST_FILE, POSTINGS_FILE, QUARANTINE_FILE
+from scrapers.indeed.settings import INDEED_BASE_URL as DEFAULT_BASE_URL
 
 logger = logging.getLogger(__name__)
 
-from scrapers.indeed.settings import INDEED_BASE_URL as DEFAULT_BASE_URL  # noqa: E402
 #: Settings for a crawl of a server on this machine (the sandbox): no politeness delays.
 LOOPBACK_SETTINGS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_BACKOFF_BASE": 0.2,
                      "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16}
