@@ -108,7 +108,8 @@ def scrape_indeed(lake_root, day: dt.date, keywords: list[str], locations: list[
     ``lake_root`` is an ``ObjectStoragePath`` (file:// or s3://). The crawl runs in a subprocess
     into a local temporary folder; its files are then streamed into the lake atomically.
     ``settings`` overrides Scrapy settings; a loopback base URL (the sandbox) drops the politeness
-    delays. Raises RuntimeError when the crawl process fails."""
+    delays. Raises RuntimeError when the crawl process fails, or collects nothing because it was
+    blocked or failed throughout (the lake is then left unchanged)."""
     base_url = (base_url or default_base_url()).rstrip("/")
     overrides = {**(LOOPBACK_SETTINGS if is_loopback(base_url) else {}), **(settings or {})}
     with tempfile.TemporaryDirectory(prefix="jobreqs-indeed-") as tmp:
@@ -116,6 +117,11 @@ def scrape_indeed(lake_root, day: dt.date, keywords: list[str], locations: list[
         logger.info("crawling %s for %s: keywords %s x locations %s", base_url, day, keywords, locations)
         _run_crawl(out_dir, list(keywords), list(locations), base_url, max_pages, overrides, timeout)
         manifest = json.loads((out_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        if manifest["postings"] == 0 and (manifest["errors"] or manifest["blocked"]):
+            # A crawl that was blocked or failed throughout must not replace a good snapshot.
+            raise RuntimeError(
+                f"Indeed crawl of {base_url} collected nothing ({manifest['blocked']} block pages, "
+                f"{manifest['errors']} errors); the lake's snapshot for {day} is left unchanged")
         raw_dir = partition(lake_root, "raw", "indeed", day)
         quarantine_dir = partition(lake_root, "quarantine", "indeed", day)
         written = replace_partition(raw_dir, _records(out_dir / POSTINGS_FILE))

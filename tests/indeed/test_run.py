@@ -142,3 +142,32 @@ def test_no_connection_means_direct_requests(monkeypatch):
     assert proxy_environment() == {}
     monkeypatch.setenv("AIRFLOW_CONN_INDEED_PROXY", json.dumps({"conn_type": "http", "extra": {"api": "zyte"}}))
     assert proxy_environment() == {}  # a connection without a key does not enable the proxy
+
+
+class _AlwaysBlocked(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        from scrapers.indeed.sandbox import captcha_page
+
+        body = captcha_page().encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+def test_a_crawl_blocked_throughout_fails_and_keeps_the_previous_snapshot(lake_root, sandbox_url):
+    good = scrape_indeed(lake_root, DAY, ["data engineer"], ["remote"], base_url=sandbox_url, max_pages=1)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AlwaysBlocked)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(RuntimeError, match=r"collected nothing \(3 block pages, 1 errors\)"):
+            scrape_indeed(lake_root, DAY, ["data engineer"], ["remote"],
+                          base_url=f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(list(read_partition(partition(lake_root, "raw", "indeed", DAY)))) == good["postings"]
