@@ -99,7 +99,7 @@ def _run_crawl(out_dir: Path, keywords: list[str], locations: list[str], base_ur
         raise RuntimeError(f"Indeed crawl failed (exit code {code}); last log lines:\n" + "\n".join(tail))
 
 
-def scrape_indeed(lake_root, day: dt.date, keywords: list[str], locations: list[str],
+def scrape_indeed(lake_root, day: dt.date | str, keywords: list[str], locations: list[str],
                   base_url: str | None = None, max_pages: int | None = None, *,
                   settings: dict | None = None, timeout: float | None = 6 * 3600) -> dict:
     """Crawl the searches ``keywords x locations`` (postings of the last day) and replace the
@@ -110,6 +110,7 @@ def scrape_indeed(lake_root, day: dt.date, keywords: list[str], locations: list[
     ``settings`` overrides Scrapy settings; a loopback base URL (the sandbox) drops the politeness
     delays. Raises RuntimeError when the crawl process fails, or collects nothing because it was
     blocked or failed throughout (the lake is then left unchanged)."""
+    day = dt.date.fromisoformat(day) if isinstance(day, str) else day  # a ds string works too
     base_url = (base_url or default_base_url()).rstrip("/")
     overrides = {**(LOOPBACK_SETTINGS if is_loopback(base_url) else {}), **(settings or {})}
     with tempfile.TemporaryDirectory(prefix="jobreqs-indeed-") as tmp:
