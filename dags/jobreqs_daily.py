@@ -77,6 +77,14 @@ def jobreqs_daily():
 
         return run_migrate()
 
+    @task(execution_timeout=dt.timedelta(hours=6))
+    def scrape_indeed() -> dict:
+        """Crawls Indeed's search results of the last day for every keyword x location and writes
+        each posting once, with every keyword that found it, to raw/indeed/dt=D/."""
+        from jobreqs.pipeline import run_scrape_indeed
+
+        return run_scrape_indeed(_ctx())
+
     @task
     def upwork_token() -> dict:
         """Makes sure a valid Upwork bearer token is cached (reused until close to expiry)."""
@@ -158,7 +166,7 @@ def jobreqs_daily():
     enriched = upwork_enrich()
     fetched >> enriched
     postings = normalise()
-    [migrated, fetched] >> postings
+    [migrated, fetched, scrape_indeed()] >> postings
     migrated >> sync_taxonomy() >> extract_openai_batch
     postings >> extract_openai_batch
     extracted = extract(postings)

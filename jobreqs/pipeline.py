@@ -75,6 +75,16 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
         raise AirflowSkipException(reason)
 
 
+def run_scrape_indeed(ctx: RunContext) -> dict:
+    skip_collection(ctx, "indeed", "scrape_indeed")
+    from scrapers.indeed.run import scrape_indeed
+
+    manifest = scrape_indeed(lake.lake_root(), ctx.day,
+                             keywords=list(ctx.params.get("keywords") or []),
+                             locations=list(ctx.params.get("locations") or ["remote"]))
+    return ctx.record("scrape_indeed", manifest)
+
+
 def run_upwork_token(ctx: RunContext) -> dict:
     skip_collection(ctx, "upwork", "upwork_token")
     from scrapers.upwork.token import upwork_token

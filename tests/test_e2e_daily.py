@@ -57,7 +57,8 @@ def test_daily_run_for_today_collects_from_the_sandboxes(run_env, warehouse, lak
 
     today = dt.datetime.now(dt.timezone.utc).date()
     with sandboxes(today, upwork_jobs=300):
-        env = dict(run_env, JOBREQS_UPWORK_BASE_URL=os.environ["JOBREQS_UPWORK_BASE_URL"])
+        env = dict(run_env, JOBREQS_UPWORK_BASE_URL=os.environ["JOBREQS_UPWORK_BASE_URL"],
+                   JOBREQS_INDEED_BASE_URL=os.environ["JOBREQS_INDEED_BASE_URL"])
         env.pop("AIRFLOW_CONN_UPWORK_API", None)
         airflow_cli("dags", "test", "jobreqs_daily", today.isoformat(), env=env)
 
@@ -69,7 +70,19 @@ def test_daily_run_for_today_collects_from_the_sandboxes(run_env, warehouse, lak
             "SELECT count(*) FROM jobreqs.postings WHERE source = 'upwork' AND posting_date = %s", (today,)).fetchone()[0]
         clients = conn.execute("SELECT count(*) FROM jobreqs.upwork_clients").fetchone()[0]
         token_rows_visible = conn.execute("SELECT count(*) FROM jobreqs_private.upwork_tokens").fetchone()[0]
-    assert {"upwork_token", "upwork_fetch", "upwork_enrich", "normalise", "load", "publish"} <= set(stats)
+        indeed_postings = conn.execute(
+            "SELECT count(*) FROM jobreqs.postings WHERE source = 'indeed' AND posting_date = %s", (today,)).fetchone()[0]
+        multi_keyword = conn.execute(
+            "SELECT count(*) FROM (SELECT source_id FROM jobreqs.posting_keywords WHERE source = 'indeed' "
+            "GROUP BY 1 HAVING count(DISTINCT keyword) > 1) shared").fetchone()[0]
+        with_technologies = conn.execute(
+            "SELECT count(DISTINCT (source, source_id)) FROM jobreqs.posting_technologies").fetchone()[0]
+    # Every sandbox posting collected once, with all its keywords, and on to the warehouse.
+    assert stats["scrape_indeed"]["sandbox"] is True and stats["scrape_indeed"]["blocked"] >= 1
+    assert indeed_postings == stats["scrape_indeed"]["postings"] == stats["normalise"]["postings"]["indeed"] > 0
+    assert multi_keyword == stats["scrape_indeed"]["duplicates"] > 0
+    assert with_technologies > 0.5 * (indeed_postings + upwork_postings)
+    assert {"scrape_indeed", "upwork_token", "upwork_fetch", "upwork_enrich", "normalise", "load", "publish"} <= set(stats)
     assert stats["upwork_fetch"]["fetched"] >= 300 and stats["upwork_fetch"]["covered"] is True
     assert upwork_postings == stats["normalise"]["postings"]["upwork"] == stats["upwork_fetch"]["fetched"]
     # Enriched means the statistics landed; the sandbox makes ~1% of jobs fail both paths.
