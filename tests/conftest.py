@@ -179,6 +179,9 @@ def warehouse_snapshot(conninfo: str) -> dict[str, list]:
 def airflow_services(create_database):
     """A running Airflow (api-server, scheduler, dag-processor; LocalExecutor; Postgres metadata)
     with its own migrated warehouse database and local lake. Slow to start (~1 min): shared."""
+    import datetime as dt
+
+    from jobreqs.runner import sandboxes
     from jobreqs.warehouse import migrate
     from tests.airflow_services import start_services
 
@@ -186,12 +189,16 @@ def airflow_services(create_database):
     migrate(warehouse_conninfo)
     home = SESSION_TMP / "airflow-services"
     lake_dir = SESSION_TMP / "services-lake"
-    services = start_services(home, create_database("airflow_meta"), {
-        "AIRFLOW_CONN_JOBREQS_WAREHOUSE": airflow_conn_json(warehouse_conninfo),
-        "JOBREQS_LAKE_URL": lake_dir.as_uri(),
-        "JOBREQS_STATE_DIR": str(SESSION_TMP / "services-state"),
-    })
-    services.warehouse_conninfo = warehouse_conninfo
-    services.lake_url = lake_dir.as_uri()
-    yield services
-    services.stop()
+    # Unpausing the DAG also schedules today's run: it collects from the sandboxes, never the web.
+    with sandboxes(dt.datetime.now(dt.timezone.utc).date(), upwork_jobs=200):
+        services = start_services(home, create_database("airflow_meta"), {
+            "AIRFLOW_CONN_JOBREQS_WAREHOUSE": airflow_conn_json(warehouse_conninfo),
+            "JOBREQS_LAKE_URL": lake_dir.as_uri(),
+            "JOBREQS_STATE_DIR": str(SESSION_TMP / "services-state"),
+            "JOBREQS_INDEED_BASE_URL": os.environ["JOBREQS_INDEED_BASE_URL"],
+            "JOBREQS_UPWORK_BASE_URL": os.environ["JOBREQS_UPWORK_BASE_URL"],
+        })
+        services.warehouse_conninfo = warehouse_conninfo
+        services.lake_url = lake_dir.as_uri()
+        yield services
+        services.stop()
