@@ -1,0 +1,122 @@
+"""Benchmark of the classify stage: retention, reduction and speed, printed.
+
+    python -m benchmarks.bench_classifier [--postings 5000] [--version vN]
+
+* **Retention**: on ``../shared/data/eval/skillspan_dev_techs.jsonl`` (58 gold postings of the
+  SkillSpan dev split), the share of gold technologies with at least one gold mention (``spans``
+  or ``title_spans`` surface) still present in the kept text. Target >= 0.98.
+* **Reduction**: share of estimated input tokens removed, on the same 58 real postings (the
+  headline figure: the model never saw them) and on the 140 SkillSpan train postings. Target >= 0.5.
+* **Speed**: postings per second for split + classify on one core (the process is pinned to one
+  CPU and BLAS to one thread), over real postings repeated to ``--postings``. Target >= 2,000.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from models.classifier import dataset  # noqa: E402
+from transforms.classify import classify_postings, load_model  # noqa: E402
+
+TARGETS = {"retention": 0.98, "reduction": 0.5, "postings_per_second": 2000}
+
+
+def dev_gold(data_dir: Path | None = None) -> list[dict]:
+    """The 58 gold postings, each with ``description_text`` set to its text."""
+    path = (data_dir or dataset.shared_data_dir()) / "eval" / "skillspan_dev_techs.jsonl"
+    with path.open(encoding="utf-8") as f:
+        return [{**row, "description_text": row["text"]} for row in map(json.loads, f)]
+
+
+def train_postings(data_dir: Path | None = None) -> list[dict]:
+    """The SkillSpan train postings, sentences joined by line breaks as in the gold file."""
+    lines: dict[str, list[str]] = {}
+    for row in dataset.read_skillspan("train", data_dir):
+        lines.setdefault(row["posting"], []).append(" ".join(row["tokens"]))
+    return [{"id": key, "description_text": "\n".join(text)} for key, text in lines.items()]
+
+
+def retention(results: list[dict]) -> dict:
+    """Share of gold technologies whose mention survives, overall and per source; the lost ones."""
+    kept = total = 0
+    lost: list[list[str]] = []
+    per_source: Counter = Counter()
+    per_source_total: Counter = Counter()
+    for row in results:
+        mentions: dict[str, set[str]] = {}
+        for surface, canonical in row["spans"] + row["title_spans"]:
+            mentions.setdefault(canonical, set()).add(surface)
+        for tech in row["techs"]:
+            total += 1
+            per_source_total[row["source"]] += 1
+            if any(surface in row["kept_text"] for surface in mentions.get(tech, ())):
+                kept += 1
+                per_source[row["source"]] += 1
+            else:
+                lost.append([row["id"], tech])
+    return {
+        "retention": kept / total if total else 1.0,
+        "gold_technologies": total,
+        "per_source": {s: per_source[s] / n for s, n in per_source_total.items()},
+        "lost": lost,
+    }
+
+
+def reduction(results: list[dict]) -> float:
+    """Share of estimated input tokens removed."""
+    before = sum(r["tokens_before"] for r in results)
+    return 1 - sum(r["tokens_after"] for r in results) / before if before else 0.0
+
+
+def speed(postings: list[dict], n: int, model) -> float:
+    """Postings per second for split + classify (model already loaded)."""
+    stream = (postings[i % len(postings)] for i in range(n))
+    start = time.perf_counter()
+    count = sum(1 for _ in classify_postings(stream, model=model))
+    return count / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postings", type=int, default=5000)
+    parser.add_argument("--version", default=None)
+    args = parser.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    model = load_model(args.version)
+    gold = list(classify_postings(dev_gold(), model=model))
+    train = list(classify_postings(train_postings(), model=model))
+    kept = retention(gold)
+    figures = {
+        "model_version": model.version,
+        "threshold": round(model.threshold, 4),
+        "retention": round(kept["retention"], 4),
+        "retention_per_source": {k: round(v, 4) for k, v in kept["per_source"].items()},
+        "gold_technologies": kept["gold_technologies"],
+        "lost": kept["lost"],
+        "reduction_dev": round(reduction(gold), 4),
+        "reduction_train": round(reduction(train), 4),
+        "keep_reasons_dev": dict(Counter(r["keep_reason"] for r in gold)),
+        "postings_per_second": round(speed(dev_gold() + train_postings(), args.postings, model)),
+        "avg_chars_per_posting": round(sum(len(r["description_text"]) for r in gold + train) / len(gold + train)),
+    }
+    figures["meets"] = {
+        "retention": figures["retention"] >= TARGETS["retention"],
+        "reduction": figures["reduction_dev"] >= TARGETS["reduction"],
+        "speed": figures["postings_per_second"] >= TARGETS["postings_per_second"],
+    }
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
