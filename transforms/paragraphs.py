@@ -67,7 +67,7 @@ def paragraph_spans(text: str, max_chars: int = MAX_CHARS, hard_max_chars: int =
     lines: list[tuple[int, int]] = []
     for match in _NONBLANK_LINE.finditer(text):  # each match: one line, stripped, non-blank
         start, end = match.span()
-        if lines and _continues(text, lines[-1], start):
+        if lines and text[start].islower() and _continues(text, lines[-1], start):
             lines[-1] = (lines[-1][0], end)
         else:
             lines.append((start, end))
@@ -143,7 +143,9 @@ def _cut_at_spaces(text: str, span: Span, max_chars: int) -> list[Span]:
     start = span[0]
     while span[1] - start > max_chars:
         window_end = start + max_chars
-        cut = max((m.start() for m in _SPACE.finditer(text, start + 1, window_end)), default=-1)
+        cut = text.rfind(" ", start + 1, window_end)
+        while cut > start and text[cut - 1].isspace():  # to the start of that run of spaces
+            cut -= 1
         if cut <= start:  # no space at all: cut inside the word rather than exceed the limit
             cut = window_end
         pieces.append((start, cut))

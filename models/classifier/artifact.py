@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def save(pipeline, metrics: dict, version: str, directory: Path | None = None, m
         raise ArtifactError(f"classifier version {version} already exists in {directory}")
     tmp = directory / f".{version}.tmp"
     tmp.mkdir(parents=True, exist_ok=False)
-    sio.dump(pipeline, tmp / MODEL_FILE)
+    sio.dump(pipeline, tmp / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
     (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     tmp.rename(folder)
     if make_current:

@@ -15,10 +15,8 @@ estimator persists with skops.
 
 from __future__ import annotations
 
-import operator
 import string
 from collections import Counter
-from itertools import repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,18 +33,18 @@ _TABLE = bytes(_TABLE)
 # ASCII whitespace becomes a plain space so that one bytes.replace finds every sentence-final dot.
 _TABLE = bytes(b if b not in b"\t\n\r\x0b\x0c" else 32 for b in _TABLE)
 _SEPARATOR = b"\x01"  # between documents; a \x01 inside a document is replaced by a space first
+# Token codes besides vocabulary ids.
+_UNKNOWN, _SEP, _LEXICON_ONLY, _UNKNOWN_NAME = -1, -2, -3, -4
+_MAX_SURFACES = 500_000
 
 
-def _tokenise_batch(docs: list[str], cased: bool = False) -> list[bytes] | tuple[list[bytes], list[bytes]]:
-    """All tokens of a batch, lower case, documents separated by a ``\\x01`` token; with ``cased``,
-    also the same tokens in their original case (lower-casing ASCII moves no byte, so they align)."""
+def _tokenise_batch(docs: list[str], cased: bool = False) -> list[bytes]:
+    """All tokens of a batch, lower case (or as written, with ``cased``), documents separated by a
+    ``\\x01`` token."""
     clean = [d.replace("\x01", " ") if "\x01" in d else d for d in docs]
     raw = " \x01 ".join(clean).encode("utf-8", "replace") + b" "
     # drop sentence-final dots ("python." -> "python"), keep inner ones ("node.js", ".net")
-    lower = raw.translate(_TABLE).replace(b".. ", b"  ").replace(b". ", b"  ").split()
-    if not cased:
-        return lower
-    return lower, raw.translate(_CASED_TABLE).replace(b".. ", b"  ").replace(b". ", b"  ").split()
+    return raw.translate(_CASED_TABLE if cased else _TABLE).replace(b".. ", b"  ").replace(b". ", b"  ").split()
 
 
 def tokenise(doc: str) -> list[str]:
@@ -102,45 +100,59 @@ class TokenCounter(TransformerMixin, BaseEstimator):
         cached = getattr(self, "_bytes_vocab", None)
         if cached is None:  # first use after fit or load: derived data, not persisted
             lookup = {t.encode("utf-8"): i for t, i in self.vocabulary_.items()}
-            lookup[_SEPARATOR] = -2
+            lookup[_SEPARATOR] = _SEP
             tech = np.zeros(len(lookup) + len(self.lexicon or ()), dtype=bool)
             for name in self.lexicon or ():
                 token = name.encode("utf-8")
                 index = lookup.setdefault(token, len(lookup))
                 tech[index] = True
             cached = self._bytes_vocab = (lookup, tech)
+            self._surfaces = {}
         return cached
+
+    def _codes(self, cased: list[bytes]) -> np.ndarray:
+        """Code of each token as written: its id, or _UNKNOWN / _UNKNOWN_NAME (with a capital letter).
+
+        Surface forms are resolved once and cached (bounded), so a batch costs one set difference
+        and one C-level dict lookup per token, with no Python frame per token.
+        """
+        lookup, _ = self._lookup()
+        surfaces = self._surfaces
+        if len(surfaces) > _MAX_SURFACES:
+            surfaces.clear()
+        for token in set(cased).difference(surfaces):
+            lowered = token.lower()
+            code = lookup.get(lowered)
+            if code is None:
+                code = _UNKNOWN_NAME if lowered != token else _UNKNOWN
+            surfaces[token] = code
+        return np.fromiter(map(surfaces.__getitem__, cased), dtype=np.int64, count=len(cased))
 
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_bytes_vocab", None)  # derived from vocabulary_; not persisted
+        state.pop("_surfaces", None)
         return state
 
     def transform(self, X) -> sp.csr_matrix:
         docs = list(X)
         n_docs = len(docs)
-        if self.unknown_names:
-            tokens, cased = _tokenise_batch(docs, cased=True)
-        else:
-            tokens = _tokenise_batch(docs)
-        lookup, tech = self._lookup()
+        _, tech = self._lookup()
+        ids = self._codes(_tokenise_batch(docs, cased=True))
         n_uni = len(self.vocabulary_)
-        # one C-level dict lookup per token (map with a default), no Python frame per token
-        ids = np.array(list(map(lookup.get, tokens, repeat(-1, len(tokens)))), dtype=np.int64)
-        rows = np.cumsum(ids == -2)
-        ids[ids >= n_uni] = -3  # lexicon names outside the vocabulary: only the lexicon column sees them
+        rows = np.cumsum(ids == _SEP)
+        ids[ids >= n_uni] = _LEXICON_ONLY  # lexicon names outside the vocabulary: only its column sees them
         known = ids >= 0
         cols = [ids[known]]
         row_parts = [rows[known]]
         extra = n_uni + len(self.bigram_keys_)
         if self.lexicon:
-            named = (ids == -3) | (known & tech[np.maximum(ids, 0)])
+            named = (ids == _LEXICON_ONLY) | (known & tech[np.maximum(ids, 0)])
             cols.append(np.full(int(named.sum()), extra))
             row_parts.append(rows[named])
             extra += 1
         if self.unknown_names:
-            capital = np.fromiter(map(operator.ne, tokens, cased), dtype=bool, count=len(tokens))
-            unknown = (ids == -1) & capital
+            unknown = ids == _UNKNOWN_NAME
             cols.append(np.full(int(unknown.sum()), extra))
             row_parts.append(rows[unknown])
         if self.bigrams and len(ids) > 1 and len(self.bigram_keys_):
