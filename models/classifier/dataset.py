@@ -20,7 +20,7 @@ Recipe (see ``models/classifier/data/README.md`` for the figures):
    job titles: "Senior Java Developer", "Javascript").
    **Label 0** otherwise.
 4. **Held-out split**: 20% of the postings (grouped by posting, so that no posting's sentences sit
-   on both sides), chosen by a seeded hash of the posting id, separately for ``tech`` and ``house``.
+   on both sides), chosen by a seeded hash of the posting id.
 5. **Extra positives for training only**: the O*NET examples flagged "Hot Technology" or
    "In Demand", each as a one-line paragraph (they teach product names the postings lack).
 """
