@@ -19,6 +19,7 @@ English text (tiktoken would download its encodings at run time, which the pipel
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -116,4 +117,58 @@ def _decide(text: str, spans: list[tuple[int, int]], scores: list[float], model:
         "tokens_after": after,
         "classifier_version": model.version,
         "keep_reason": reason,
+    }
+
+
+def classify_day(root, day: dt.date | str, version: str | None = None, batch_size: int = 256) -> dict:
+    """Classify ``staging/postings/dt=day`` into ``staging/classified/dt=day`` (replaced whole, so a
+    re-run leaves the same file). Each output record is the posting with the keys of
+    :func:`classify_postings` added. A record without a string ``description_text`` goes, whole and
+    with its reason, to ``quarantine/classify/dt=day/classify.jsonl.gz``.
+
+    Returns small JSON-serialisable stats: ``postings``, ``quarantined``, ``tokens_before``,
+    ``tokens_after``, ``reduction``, ``keep_reasons``, ``classifier_version`` and ``message``
+    (set when the day has no staged postings).
+    """
+    from collections import Counter
+
+    from jobreqs import lake
+
+    model = load_model(version)
+    source = lake.partition(root, "staging", "postings", day)
+    rejects: list[dict] = []
+    totals: Counter = Counter()
+    reasons: Counter = Counter()
+
+    def valid() -> Iterator[dict]:
+        for record in lake.read_partition(source):
+            if isinstance(record.get("description_text"), str):
+                yield record
+            else:
+                rejects.append({"reason": "no string description_text", "record": record})
+
+    def counted() -> Iterator[dict]:
+        for result in classify_postings(valid(), model=model, batch_size=batch_size):
+            totals["postings"] += 1
+            totals["tokens_before"] += result["tokens_before"]
+            totals["tokens_after"] += result["tokens_after"]
+            reasons[result["keep_reason"]] += 1
+            yield result
+
+    lake.replace_partition(lake.partition(root, "staging", "classified", day), counted())
+    target = lake.partition(root, "quarantine", "classify", day) / "classify.jsonl.gz"
+    if rejects:
+        lake.write_jsonl_gz(target, rejects)
+    elif target.exists():
+        target.unlink()
+    before = totals["tokens_before"]
+    return {
+        "postings": totals["postings"],
+        "quarantined": len(rejects),
+        "tokens_before": before,
+        "tokens_after": totals["tokens_after"],
+        "reduction": round(1 - totals["tokens_after"] / before, 4) if before else 0.0,
+        "keep_reasons": dict(reasons),
+        "classifier_version": model.version,
+        "message": None if totals["postings"] or rejects else f"no staged postings for {day} in {source}",
     }

@@ -41,7 +41,9 @@ import yaml
 
 from jobreqs.config import PROJECT_ROOT
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+#: Where the labelled set is written: ``$JOBREQS_CLASSIFIER_DATA`` (e.g. a writable volume for the
+#: retraining DAG) or the committed ``models/classifier/data``.
+DATA_DIR = Path(os.environ.get("JOBREQS_CLASSIFIER_DATA") or Path(__file__).resolve().parent / "data")
 DATASET_PATH = DATA_DIR / "paragraphs.jsonl"
 LEXICON_PATH = DATA_DIR / "lexicon.txt"
 HELDOUT_SHARE = 0.2

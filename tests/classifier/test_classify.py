@@ -79,3 +79,24 @@ def test_bad_input_is_a_clear_error(model):
 
 def test_load_model_caches_per_process():
     assert load_model() is load_model()
+
+
+def test_classify_day_reads_staging_and_writes_classified(lake_root, model, gold_postings):
+    import datetime as dt
+
+    from jobreqs import lake
+    from transforms.classify import classify_day
+
+    day = dt.date(2026, 11, 20)
+    staged = [{"source": "indeed", "source_id": p["id"], "description_text": p["text"]} for p in gold_postings[:20]]
+    lake.replace_partition(lake.partition(lake_root, "staging", "postings", day), staged + [{"source_id": "bad"}])
+    stats = classify_day(lake_root, day)
+    assert stats["postings"] == 20 and stats["quarantined"] == 1 and stats["classifier_version"] == model.version
+    assert stats["reduction"] > 0.5 and sum(stats["keep_reasons"].values()) == 20
+    out = list(lake.read_partition(lake.partition(lake_root, "staging", "classified", day)))
+    assert [r["source_id"] for r in out] == [p["source_id"] for p in staged]
+    assert all(r["classifier_version"] == model.version and "kept_text" in r for r in out)
+    quarantined = list(lake.read_partition(lake.partition(lake_root, "quarantine", "classify", day)))
+    assert quarantined[0]["record"] == {"source_id": "bad"}
+    assert classify_day(lake_root, day) == stats  # idempotent: the same partition again
+    assert classify_day(lake_root, dt.date(2026, 11, 21))["message"].startswith("no staged postings")
