@@ -1,12 +1,12 @@
-"""A fast word uni- and bigram counter for the classifier's ``Pipeline``.
+"""A fast word counter for the classifier's ``Pipeline`` (unigrams, optional bigrams, name columns).
 
 scikit-learn's ``CountVectorizer`` tokenises each paragraph with a regular expression and counts
-tokens in a Python loop: about 1,500 postings a second on one core, under the stage's 2,000 target
-once splitting and the model are added. This counter does the same job per *batch*: it joins the
-batch's paragraphs into one byte string, lower-cases it and blanks punctuation with one
-``bytes.translate`` call, splits on whitespace, maps tokens to ids with one dict lookup each and
-builds bigram ids and the sparse matrix with numpy. It counts the same things a
-``CountVectorizer(ngram_range=(1, 2), min_df=...)`` with this tokenisation would.
+tokens in a Python loop: about 1,500 postings a second on one core for the word features alone,
+under the stage's 2,000 target once splitting and the model are added. This counter does the job
+per *batch*: it joins the batch's paragraphs into one byte string, blanks punctuation with one
+``bytes.translate`` call, splits on whitespace, maps each token (through a bounded cache of surface
+forms) to its id with one C-level dict lookup, and builds the sparse matrix with numpy. Its word
+columns are what a ``CountVectorizer(min_df=...)`` with this tokenisation would count.
 
 Tokens keep ``+``, ``#`` and inner ``.`` so that ``c++``, ``c#``, ``.net`` and ``node.js`` stay whole;
 a dot that ends a sentence is dropped. Only plain data (dicts, numpy arrays) is fitted, so the
@@ -22,16 +22,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-_TABLE = bytearray(range(256))
-for _c in string.punctuation:
-    if _c not in "+#.":
-        _TABLE[ord(_c)] = ord(" ")
-_CASED_TABLE = bytes(b if b not in b"\t\n\r\x0b\x0c" else 32 for b in _TABLE)
-for _c in string.ascii_uppercase:
-    _TABLE[ord(_c)] = ord(_c.lower())
-_TABLE = bytes(_TABLE)
-# ASCII whitespace becomes a plain space so that one bytes.replace finds every sentence-final dot.
-_TABLE = bytes(b if b not in b"\t\n\r\x0b\x0c" else 32 for b in _TABLE)
+# Byte tables: punctuation other than + # . becomes a space, and so does ASCII whitespace (so that
+# one bytes.replace finds every sentence-final dot); _TABLE also lower-cases ASCII letters.
+_BLANK = {ord(c) for c in string.punctuation if c not in "+#."} | set(b"\t\n\r\x0b\x0c")
+_CASED_TABLE = bytes(32 if b in _BLANK else b for b in range(256))
+_TABLE = _CASED_TABLE.translate(bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode()))
 _SEPARATOR = b"\x01"  # between documents; a \x01 inside a document is replaced by a space first
 # Token codes besides vocabulary ids.
 _UNKNOWN, _SEP, _LEXICON_ONLY, _UNKNOWN_NAME = -1, -2, -3, -4
