@@ -64,13 +64,11 @@ def to_text(text_or_html: str) -> str:
 
 def paragraph_spans(text: str, max_chars: int = MAX_CHARS, hard_max_chars: int = HARD_MAX_CHARS) -> list[Span]:
     """The paragraphs of a plain text as spans (see the module docstring for the promises)."""
-    lines: list[tuple[int, int]] = []
-    for match in _NONBLANK_LINE.finditer(text):  # each match: one line, stripped, non-blank
-        start, end = match.span()
-        if lines and text[start].islower() and _continues(text, lines[-1], start):
-            lines[-1] = (lines[-1][0], end)
-        else:
-            lines.append((start, end))
+    # each match: one line, stripped, non-blank
+    lines: list[tuple[int, int]] = [m.span() for m in _NONBLANK_LINE.finditer(text)]
+    if any(text[lines[i][0]].islower() and lines[i - 1][1] - lines[i - 1][0] >= WRAP_WIDTH
+           for i in range(1, len(lines))):  # rare: some line may continue a hard-wrapped one
+        lines = _join_wrapped(text, lines)
     spans: list[Span] = []
     for start, end in lines:
         if end - start > max_chars:
@@ -96,6 +94,16 @@ def reassemble(text: str, spans: list[Span]) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+def _join_wrapped(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    joined: list[tuple[int, int]] = []
+    for start, end in lines:
+        if joined and text[start].islower() and _continues(text, joined[-1], start):
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return joined
 
 
 def _continues(text: str, previous: tuple[int, int], start: int) -> bool:

@@ -113,15 +113,18 @@ class TokenCounter(TransformerMixin, BaseEstimator):
         """
         lookup, _ = self._lookup()
         surfaces = self._surfaces
-        if len(surfaces) > _MAX_SURFACES:
-            surfaces.clear()
-        for token in set(cased).difference(surfaces):
-            lowered = token.lower()
-            code = lookup.get(lowered)
-            if code is None:
-                code = _UNKNOWN_NAME if lowered != token else _UNKNOWN
-            surfaces[token] = code
-        return np.fromiter(map(surfaces.__getitem__, cased), dtype=np.int64, count=len(cased))
+        codes = list(map(surfaces.get, cased))
+        if None in codes:  # surface forms not seen yet: resolve each once, then look up again
+            if len(surfaces) > _MAX_SURFACES:
+                surfaces.clear()
+            for token in set(cased).difference(surfaces):
+                lowered = token.lower()
+                code = lookup.get(lowered)
+                if code is None:
+                    code = _UNKNOWN_NAME if lowered != token else _UNKNOWN
+                surfaces[token] = code
+            codes = list(map(surfaces.__getitem__, cased))
+        return np.array(codes, dtype=np.int64)
 
     def __getstate__(self):
         state = super().__getstate__()
