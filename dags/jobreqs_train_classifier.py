@@ -57,4 +57,4 @@ def jobreqs_train_classifier():
     train_and_publish(build_training_data())
 
 
-jobreqs_train_classifier()
+train_classifier_dag = jobreqs_train_classifier()
