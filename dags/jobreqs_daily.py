@@ -116,6 +116,14 @@ def jobreqs_daily():
         return run_normalise(_ctx())
 
     @task
+    def classify(postings: dict) -> dict:
+        """Keeps the paragraphs that talk about technology (the whole text when unsure), so that
+        extraction reads and pays for less; records kept ratio and token estimates."""
+        from jobreqs.pipeline import run_classify
+
+        return run_classify(_ctx())
+
+    @task
     def sync_taxonomy() -> dict:
         """Makes the warehouse's technologies and aliases equal to the taxonomy data."""
         from jobreqs.pipeline import run_sync_taxonomy
@@ -126,18 +134,18 @@ def jobreqs_daily():
     extract_openai_batch = OpenAIExtractBatchOperator(
         task_id="extract_openai_batch",
         run_if="{{ params.extraction_backend == 'openai' and params.openai_mode == 'batch' }}",
-        input_partition="staging/postings/dt={{ (logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",
+        input_partition="staging/classified/dt={{ (logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",
         batch_key="{{ dag.dag_id }}/{{ (logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",
         model="{{ params.openai_model or '' }}",
     )
 
     @task(trigger_rule="none_failed")
-    def extract(postings: dict) -> dict:
+    def extract(classified: dict) -> dict:
         """Extracts raw technology terms from each posting's kept text (local or openai backend);
         replies that cannot be trusted are recorded and dropped."""
         from jobreqs.pipeline import run_extract
 
-        return run_extract(_ctx(), postings["path"])
+        return run_extract(_ctx(), classified["path"])
 
     @task
     def clean_up(extracted: dict) -> dict:
@@ -167,9 +175,10 @@ def jobreqs_daily():
     fetched >> enriched
     postings = normalise()
     [migrated, fetched, scrape_indeed()] >> postings
+    classified = classify(postings)
     migrated >> sync_taxonomy() >> extract_openai_batch
-    postings >> extract_openai_batch
-    extracted = extract(postings)
+    classified >> extract_openai_batch
+    extracted = extract(classified)
     extract_openai_batch >> extracted
     [load(clean_up(extracted)), enriched] >> publish()
 

@@ -116,6 +116,14 @@ def run_normalise(ctx: RunContext) -> dict:
     return ctx.record("normalise", stats, status=status, message=stats["message"])
 
 
+def run_classify(ctx: RunContext) -> dict:
+    from transforms.classify import classify_day
+
+    stats = classify_day(lake.lake_root(), ctx.day)
+    stats["path"] = str(lake.partition(lake.lake_root(), "staging", "classified", ctx.day))
+    return ctx.record("classify", stats)
+
+
 def run_sync_taxonomy(ctx: RunContext) -> dict:
     from transforms.taxonomy_sync import sync_taxonomy
 

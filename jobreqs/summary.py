@@ -20,6 +20,22 @@ def _table_counts(conn, day: dt.date) -> list[tuple[str, int]]:
             for t in TABLES if t in present]
 
 
+# The figures of each stage worth a line in the summary (all are in jobreqs.pipeline_runs.stats).
+_HIGHLIGHTS = {
+    "scrape_indeed": ("postings", "duplicates", "blocked", "quarantined", "errors"),
+    "upwork_fetch": ("fetched", "quarantined", "pages"),
+    "upwork_enrich": ("enriched", "failed", "remaining"),
+    "normalise": ("postings_total",),
+    "classify": ("tokens_before", "tokens_after", "reduction"),
+    "extract": ("backend", "sent", "cache_hits", "tokens_in", "tokens_out", "cost_usd"),
+    "clean_up": ("technologies", "removed_terms", "unmapped_terms"),
+}
+
+
+def _highlights(stage: str, stats: dict) -> str:
+    return ", ".join(f"{key} {stats[key]}" for key in _HIGHLIGHTS.get(stage, ()) if key in stats)
+
+
 def reader_conninfo(conninfo: str) -> str:
     """The same server and database, as the read-only role (no password shown)."""
     parts = conninfo_to_dict(conninfo)
@@ -40,14 +56,16 @@ def render(dag_run, day: dt.date, elapsed: float, notes: list[str]) -> str:
             (day,)).fetchall()
         counts = _table_counts(conn, day)
         runs = conn.execute(
-            "SELECT stage, status, message FROM jobreqs.pipeline_runs WHERE run_id = %s ORDER BY recorded_at",
+            "SELECT stage, status, message, stats FROM jobreqs.pipeline_runs WHERE run_id = %s ORDER BY recorded_at",
             (dag_run.run_id,)).fetchall()
     lines.append(f"  warehouse ({warehouse.describe(conninfo)}):")
     lines.append("    postings for this date: " + (", ".join(f"{s} {n}" for s, n in day_postings) or "none"))
     lines.append("    rows per table: " + ", ".join(f"{t} {n}" for t, n in counts))
-    for stage, status, message in runs:
+    for stage, status, message, stats in runs:
         if message:
             lines.append(f"    {stage} ({status}): {message}")
+        elif highlights := _highlights(stage, stats):
+            lines.append(f"    {stage}: {highlights}")
     root = lake.lake_root()
     lines.append(f"  lake ({root}):")
     for zone in ("raw", "quarantine", "staging", "curated"):
