@@ -6,15 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import boto3
-import pytest
 
 from jobreqs.config import PROJECT_ROOT
 from jobreqs.lake import lake_root as make_lake_root
@@ -27,29 +22,6 @@ from .conftest import FIXTURES
 
 DAY = dt.date(2026, 11, 21)
 BUCKET = "jobreqs-indeed-test"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.2)
-    yield endpoint
-    server.terminate()
-    server.wait(10)
 
 
 def test_scrape_indeed_into_s3_replaces_the_snapshot(s3_endpoint, sandbox_url, monkeypatch):
