@@ -1,0 +1,304 @@
+"""The trend marts: refreshing them (the DAG's publish stage) and reading them (page and export).
+
+The marts themselves are SQL (``sql/migrations/0004_analytics.sql``, ``0005_upwork_marts.sql``,
+documented in ``docs/marts.md``). This module:
+
+- refreshes the materialised ones, in dependency order, ``CONCURRENTLY`` so that readers are never
+  blocked (``refresh_marts``);
+- opens read-only connections as the ``jobreqs_reader`` role (``reader_connection``);
+- answers the questions the trends page asks (``filter_options``, ``compare_periods``,
+  ``trend_series``, ``last_run``) and streams the rows an export writes (``trend_rows``).
+
+Every query is parameterised; the slice filters are values, never SQL text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+log = logging.getLogger(__name__)
+
+#: Materialised views in refresh order (each depends only on the ones before it).
+MATERIALIZED_MARTS: tuple[str, ...] = (
+    "postings_daily",
+    "technology_daily",
+    "category_daily",
+    "technology_trends",
+    "technology_period_shares",
+    "technology_pairs",
+)
+
+READER_ROLE = "jobreqs_reader"
+#: Optional Airflow connection that logs in as the reader directly (see docs/marts.md).
+READER_CONN_ID = "jobreqs_warehouse_reader"
+ALL = "all"
+
+
+# --- refresh -------------------------------------------------------------------------------------
+
+def refresh_marts(conn: psycopg.Connection) -> dict:
+    """Refresh every materialised mart, in dependency order; return rows and seconds per mart.
+
+    ``CONCURRENTLY`` (readers keep reading the old contents meanwhile) when the view is populated,
+    a plain refresh otherwise (Postgres refuses ``CONCURRENTLY`` on an unpopulated view). Each
+    refresh commits on its own. The caller's role must own the views (the role that migrated).
+    Returns ``{"marts": {name: {"rows": n, "seconds": s, "concurrently": bool}}, "seconds": s}``.
+    """
+    started = time.monotonic()
+    report: dict[str, dict] = {}
+    for name in MATERIALIZED_MARTS:
+        row = conn.execute(
+            """SELECT c.relispopulated FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'jobreqs' AND c.relname = %s AND c.relkind = 'm'""",
+            (name,),
+        ).fetchone()
+        if row is None:
+            raise RuntimeError(f"materialised view jobreqs.{name} does not exist: run `jobreqs migrate`")
+        concurrently = bool(row[0])
+        t0 = time.monotonic()
+        statement = sql.SQL("REFRESH MATERIALIZED VIEW {} {}").format(
+            sql.SQL("CONCURRENTLY") if concurrently else sql.SQL(""),
+            sql.Identifier("jobreqs", name),
+        )
+        with conn.transaction():
+            conn.execute(statement)
+        rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("jobreqs", name))).fetchone()[0]
+        report[name] = {"rows": int(rows), "seconds": round(time.monotonic() - t0, 3), "concurrently": concurrently}
+        log.info("refreshed jobreqs.%s: %d rows in %.2fs", name, rows, report[name]["seconds"])
+    if not conn.autocommit:
+        conn.commit()
+    return {"marts": report, "seconds": round(time.monotonic() - started, 3)}
+
+
+# --- read-only connections -----------------------------------------------------------------------
+
+def reader_conninfo() -> str:
+    """The conninfo to read the marts with (then ``SET ROLE jobreqs_reader`` in any case).
+
+    The ``jobreqs_warehouse_reader`` Airflow connection when one is defined (it logs in as the
+    reader); otherwise the ``jobreqs_warehouse`` connection, whose user must be a member of
+    ``jobreqs_reader`` (``GRANT jobreqs_reader TO <user>``; superusers are).
+    """
+    from jobreqs import warehouse
+
+    conninfo = warehouse._airflow_conninfo(READER_CONN_ID)
+    return conninfo if conninfo is not None else warehouse.warehouse_conninfo()
+
+
+@contextmanager
+def reader_connection(conninfo: str | None = None) -> Iterator[psycopg.Connection]:
+    """A read-only connection acting as ``jobreqs_reader``: writes and secrets are refused by the
+    database itself, whatever the code does."""
+    with psycopg.connect(conninfo or reader_conninfo(), autocommit=True, row_factory=dict_row) as conn:
+        try:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(READER_ROLE)))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise PermissionError(
+                f"the warehouse user cannot act as {READER_ROLE}: GRANT {READER_ROLE} TO that user, "
+                f"or define the Airflow connection {READER_CONN_ID}"
+            ) from exc
+        conn.execute("SET default_transaction_read_only = on")
+        yield conn
+
+
+# --- questions the page asks ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrendFilter:
+    """A period and a slice: ``source``/``keyword`` are values of the marts ('all' = every one);
+    ``category`` limits the technologies shown (None = every category)."""
+
+    start: dt.date
+    end: dt.date
+    source: str = ALL
+    keyword: str = ALL
+    category: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> "TrendFilter":
+        """The period of the same length just before this one, same slice."""
+        return TrendFilter(self.start - dt.timedelta(days=self.days), self.start - dt.timedelta(days=1),
+                           self.source, self.keyword, self.category)
+
+
+def filter_options(conn: psycopg.Connection) -> dict:
+    """Sources, keywords and categories present in the marts, and their first and last day."""
+    row = conn.execute(
+        "SELECT min(posting_date) AS first_day, max(posting_date) AS last_day FROM jobreqs.postings_daily"
+    ).fetchone()
+    sources = [r["source"] for r in conn.execute(
+        "SELECT DISTINCT source FROM jobreqs.postings_daily WHERE source <> 'all' ORDER BY 1")]
+    keywords = [r["keyword"] for r in conn.execute(
+        "SELECT DISTINCT keyword FROM jobreqs.postings_daily WHERE keyword <> 'all' ORDER BY 1")]
+    categories = [r["category"] for r in conn.execute(
+        "SELECT DISTINCT category FROM jobreqs.technology_daily ORDER BY 1")]
+    return {"first_day": row["first_day"], "last_day": row["last_day"],
+            "sources": sources, "keywords": keywords, "categories": categories}
+
+
+_COMPARE_SQL = """
+WITH totals AS (
+    SELECT COALESCE(sum(postings) FILTER (WHERE posting_date BETWEEN %(start)s AND %(end)s), 0) AS cur,
+           COALESCE(sum(postings) FILTER (WHERE posting_date BETWEEN %(prev_start)s AND %(prev_end)s), 0) AS prev
+    FROM jobreqs.postings_daily
+    WHERE source = %(source)s AND keyword = %(keyword)s
+      AND posting_date BETWEEN %(prev_start)s AND %(end)s
+),
+counts AS (
+    SELECT technology, min(category) AS category,
+           COALESCE(sum(postings) FILTER (WHERE posting_date BETWEEN %(start)s AND %(end)s), 0) AS postings,
+           COALESCE(sum(postings) FILTER (WHERE posting_date BETWEEN %(prev_start)s AND %(prev_end)s), 0) AS prev_postings
+    FROM jobreqs.technology_daily
+    WHERE source = %(source)s AND keyword = %(keyword)s
+      AND posting_date BETWEEN %(prev_start)s AND %(end)s
+      AND (%(category)s::text IS NULL OR category = %(category)s::text)
+    GROUP BY technology
+)
+SELECT c.technology, c.category,
+       c.postings::integer AS postings, t.cur::integer AS total_postings,
+       c.postings::numeric / NULLIF(t.cur, 0) AS share,
+       c.prev_postings::integer AS prev_postings, t.prev::integer AS prev_total_postings,
+       c.prev_postings::numeric / NULLIF(t.prev, 0) AS prev_share,
+       c.postings::numeric / NULLIF(t.cur, 0) - c.prev_postings::numeric / NULLIF(t.prev, 0) AS change
+FROM counts c CROSS JOIN totals t
+"""
+
+
+def compare_periods(conn: psycopg.Connection, f: TrendFilter) -> list[dict]:
+    """Every technology asked for in the period or the one before: postings, share of the slice's
+    postings, the same for the previous period of equal length, and the change of share.
+    Sorted by postings in the period, most first."""
+    prev = f.previous()
+    rows = conn.execute(
+        _COMPARE_SQL + " ORDER BY c.postings DESC, c.technology",
+        {"start": f.start, "end": f.end, "prev_start": prev.start, "prev_end": prev.end,
+         "source": f.source, "keyword": f.keyword, "category": f.category},
+    ).fetchall()
+    return [_plain(r) for r in rows]
+
+
+def movers(rows: list[dict], limit: int = 10, min_postings: int = 2) -> dict:
+    """Risers and fallers from ``compare_periods`` rows: the largest changes of share, among the
+    technologies asked for by at least ``min_postings`` postings in one of the two periods."""
+    eligible = [r for r in rows if r["change"] is not None and max(r["postings"], r["prev_postings"]) >= min_postings]
+    risers = sorted((r for r in eligible if r["change"] > 0), key=lambda r: (-r["change"], r["technology"]))
+    fallers = sorted((r for r in eligible if r["change"] < 0), key=lambda r: (r["change"], r["technology"]))
+    return {"risers": risers[:limit], "fallers": fallers[:limit]}
+
+
+def trend_series(conn: psycopg.Connection, f: TrendFilter, technologies: list[str]) -> dict[str, list[dict]]:
+    """Daily points for each technology over the period: ``{technology: [{day, share, share_7d,
+    postings}]}``, one point per day on which the slice has postings (0 when none asked for it)."""
+    if not technologies:
+        return {}
+    rows = conn.execute(
+        """SELECT d.posting_date AS day, tech.technology,
+                  COALESCE(tr.postings, 0) AS postings,
+                  COALESCE(tr.share, 0) AS share,
+                  COALESCE(tr.share_7d, 0) AS share_7d
+           FROM jobreqs.postings_daily d
+           CROSS JOIN unnest(%(techs)s::text[]) AS tech (technology)
+           LEFT JOIN jobreqs.technology_trends tr
+             ON tr.posting_date = d.posting_date AND tr.source = d.source
+            AND tr.keyword = d.keyword AND tr.technology = tech.technology
+           WHERE d.source = %(source)s AND d.keyword = %(keyword)s
+             AND d.posting_date BETWEEN %(start)s AND %(end)s
+           ORDER BY tech.technology, d.posting_date""",
+        {"techs": technologies, "source": f.source, "keyword": f.keyword, "start": f.start, "end": f.end},
+    ).fetchall()
+    series: dict[str, list[dict]] = {t: [] for t in technologies}
+    for r in rows:
+        series[r["technology"]].append({"day": r["day"].isoformat(), "postings": int(r["postings"]),
+                                        "share": float(r["share"]), "share_7d": float(r["share_7d"])})
+    return series
+
+
+def last_run(conn: psycopg.Connection) -> dict | None:
+    """The most recent pipeline run (run_summary) with its stages' status and statistics."""
+    run = conn.execute(
+        "SELECT * FROM jobreqs.run_summary ORDER BY last_recorded_at DESC, run_id DESC LIMIT 1"
+    ).fetchone()
+    if run is None:
+        return None
+    stages = conn.execute(
+        """SELECT stage, status, stats, message, recorded_at FROM jobreqs.pipeline_runs
+           WHERE run_id = %s ORDER BY recorded_at, stage""",
+        (run["run_id"],),
+    ).fetchall()
+    result = _plain(run)
+    result["stage_details"] = [_plain(s) for s in stages]
+    return result
+
+
+def unmapped_terms_waiting(conn: psycopg.Connection) -> int:
+    """Distinct unmapped terms waiting for review now."""
+    return int(conn.execute("SELECT count(*) AS n FROM jobreqs.unmapped_terms_for_review").fetchone()["n"])
+
+
+# --- export rows ---------------------------------------------------------------------------------
+
+#: Columns of an export, in order, with their Arrow type names (see transforms.export).
+EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("posting_date", "date"), ("source", "string"), ("keyword", "string"),
+    ("technology", "string"), ("category", "string"),
+    ("postings", "int"), ("total_postings", "int"), ("share", "float"),
+    ("postings_7d", "int"), ("total_postings_7d", "int"), ("share_7d", "float"),
+    ("postings_28d", "int"), ("total_postings_28d", "int"), ("share_28d", "float"),
+    ("share_7d_prev_week", "float"), ("wow_change", "float"),
+    ("share_28d_prev_month", "float"), ("mom_change", "float"),
+)
+
+
+def trend_rows(conn: psycopg.Connection, start: dt.date, end: dt.date, source: str | None = None,
+               keyword: str | None = None, category: str | None = None, batch: int = 5000) -> Iterator[dict]:
+    """Stream technology_trends rows of days ``start``..``end`` (optionally one source, keyword or
+    category; None = every slice), ordered by day, slice and technology, through a server-side
+    cursor: memory stays flat whatever the range."""
+    if end < start:
+        raise ValueError(f"--to ({end}) is before --from ({start})")
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c, _ in EXPORT_COLUMNS)
+    query = sql.SQL(
+        """SELECT {columns} FROM jobreqs.technology_trends
+           WHERE posting_date BETWEEN %(start)s AND %(end)s
+             AND (%(source)s::text IS NULL OR source = %(source)s::text)
+             AND (%(keyword)s::text IS NULL OR keyword = %(keyword)s::text)
+             AND (%(category)s::text IS NULL OR category = %(category)s::text)
+           ORDER BY posting_date, source, keyword, technology"""
+    ).format(columns=columns)
+    params = {"start": start, "end": end, "source": source, "keyword": keyword, "category": category}
+    # A named (server-side) cursor needs a transaction; a read-only one works for the reader role.
+    with conn.transaction():
+        with conn.cursor(name="jobreqs_export", row_factory=dict_row) as cur:
+            cur.itersize = batch
+            cur.execute(query, params)
+            yield from cur
+
+
+def _plain(row: dict) -> dict:
+    """A database row as plain JSON-friendly values (Decimal -> float, dates -> ISO strings)."""
+    from decimal import Decimal
+
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, Decimal):
+            value = float(value)
+        elif isinstance(value, (dt.date, dt.datetime)):
+            value = value.isoformat()
+        out[key] = value
+    return out
