@@ -260,8 +260,8 @@ EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("postings", "int"), ("total_postings", "int"), ("share", "float"),
     ("postings_7d", "int"), ("total_postings_7d", "int"), ("share_7d", "float"),
     ("postings_28d", "int"), ("total_postings_28d", "int"), ("share_28d", "float"),
-    ("share_7d_prev_week", "float"), ("wow_change", "float"),
-    ("share_28d_prev_month", "float"), ("mom_change", "float"),
+    ("postings_7d_prev_week", "int"), ("share_7d_prev_week", "float"), ("wow_change", "float"),
+    ("postings_28d_prev_month", "int"), ("share_28d_prev_month", "float"), ("mom_change", "float"),
 )
 
 

@@ -183,9 +183,11 @@ SELECT w.posting_date, w.source, w.keyword, w.technology,
        w.postings_28d::integer AS postings_28d,
        d.total_28d::integer AS total_postings_28d,
        w.postings_28d::numeric / d.total_28d AS share_28d,
+       CASE WHEN d.total_7d_prev > 0 THEN COALESCE(w.postings_7d_prev, 0) END::integer AS postings_7d_prev_week,
        COALESCE(w.postings_7d_prev, 0)::numeric / NULLIF(d.total_7d_prev, 0) AS share_7d_prev_week,
        w.postings_7d::numeric / d.total_7d
            - COALESCE(w.postings_7d_prev, 0)::numeric / NULLIF(d.total_7d_prev, 0) AS wow_change,
+       CASE WHEN d.total_28d_prev > 0 THEN COALESCE(w.postings_28d_prev, 0) END::integer AS postings_28d_prev_month,
        COALESCE(w.postings_28d_prev, 0)::numeric / NULLIF(d.total_28d_prev, 0) AS share_28d_prev_month,
        w.postings_28d::numeric / d.total_28d
            - COALESCE(w.postings_28d_prev, 0)::numeric / NULLIF(d.total_28d_prev, 0) AS mom_change
@@ -211,8 +213,10 @@ COMMENT ON COLUMN jobreqs.technology_trends.share_7d IS 'Rolling 7-day share: po
 COMMENT ON COLUMN jobreqs.technology_trends.postings_28d IS 'Postings asking for the technology in the 28 days ending on posting_date.';
 COMMENT ON COLUMN jobreqs.technology_trends.total_postings_28d IS 'All postings in the slice in those 28 days.';
 COMMENT ON COLUMN jobreqs.technology_trends.share_28d IS 'Rolling 28-day share: postings_28d / total_postings_28d.';
+COMMENT ON COLUMN jobreqs.technology_trends.postings_7d_prev_week IS 'Postings asking for the technology in the 7 days one week earlier (days -13..-7); NULL when the slice had no postings then.';
 COMMENT ON COLUMN jobreqs.technology_trends.share_7d_prev_week IS 'The 7-day share one week earlier (days -13..-7); NULL when the slice had no postings then.';
 COMMENT ON COLUMN jobreqs.technology_trends.wow_change IS 'Week-over-week change: share_7d - share_7d_prev_week (NULL when that is NULL).';
+COMMENT ON COLUMN jobreqs.technology_trends.postings_28d_prev_month IS 'Postings asking for the technology in the 28 days before the 28-day window (days -55..-28); NULL when the slice had no postings then.';
 COMMENT ON COLUMN jobreqs.technology_trends.share_28d_prev_month IS 'The 28-day share 28 days earlier (days -55..-28); NULL when the slice had no postings then.';
 COMMENT ON COLUMN jobreqs.technology_trends.mom_change IS 'Month-over-month change (28-day months): share_28d - share_28d_prev_month.';
 

@@ -80,7 +80,7 @@ def test_rolling_shares_and_changes(analytics_warehouse):
     spark_b = rows[(DAY_B, "spark")]
     assert (spark_b["postings_7d"], spark_b["total_postings_7d"]) == (2, 3)
     assert spark_b["share_7d"] == approx("2/3")
-    assert spark_b["share_7d_prev_week"] == approx("1/4")
+    assert spark_b["share_7d_prev_week"] == approx("1/4") and spark_b["postings_7d_prev_week"] == 1
     assert spark_b["wow_change"] == approx(Fraction(2, 3) - Fraction(1, 4))
     assert (spark_b["postings_28d"], spark_b["total_postings_28d"]) == (3, 7)
     assert spark_b["share_28d"] == approx("3/7")
@@ -95,6 +95,8 @@ def test_rolling_shares_and_changes(analytics_warehouse):
     python_c = rows[(DAY_C, "python")]
     assert python_c["share_7d"] == approx(1)
     assert python_c["share_7d_prev_week"] is None           # no postings in the week before C
+    assert python_c["postings_7d_prev_week"] is None
+    assert python_c["postings_28d_prev_month"] == 4
     assert python_c["share_28d_prev_month"] == approx("4/7")
     assert python_c["mom_change"] == approx(Fraction(3, 7))
     assert rows[(DAY_C, "airflow")]["mom_change"] == approx(Fraction(-2, 7))
