@@ -112,7 +112,7 @@ def export_trends(start: dt.date, end: dt.date, fmt: str, output: str | Path | N
                 with tmp.open("w", encoding="utf-8", newline="") as out:
                     count = write_csv(rows, out)
             else:
-                count = write_parquet(rows, tmp)
+                count = write_parquet(rows, str(tmp))
             tmp.replace(path)  # atomic: a reader never sees half a file
         finally:
             tmp.unlink(missing_ok=True)
