@@ -79,6 +79,28 @@ def refresh_marts(conn: psycopg.Connection) -> dict:
     return {"marts": report, "seconds": round(time.monotonic() - started, 3)}
 
 
+def publish(logical_date: dt.date | str, conninfo: str | None = None, lake_root=None) -> dict:
+    """The DAG's publish stage for ``logical_date``: refresh the marts, then write the day's trend
+    rows to the lake (``curated/technology_trends/dt=D/part-0000.parquet``, replaced on re-run).
+    Connects as the ``jobreqs_warehouse`` connection (the role that owns the marts).
+    Returns a small JSON-able dict for XCom:
+    ``{"logical_date", "marts": {name: rows}, "refresh_seconds", "curated_rows", "curated_path"}``."""
+    from jobreqs.warehouse import connect
+    from transforms.export import publish_curated
+
+    day = dt.date.fromisoformat(logical_date) if isinstance(logical_date, str) else logical_date
+    with connect(conninfo) as conn:
+        refreshed = refresh_marts(conn)
+        curated = publish_curated(conn, day, lake_root)
+    return {
+        "logical_date": day.isoformat(),
+        "marts": {name: m["rows"] for name, m in refreshed["marts"].items()},
+        "refresh_seconds": refreshed["seconds"],
+        "curated_rows": curated["rows"],
+        "curated_path": curated["path"],
+    }
+
+
 # --- read-only connections -----------------------------------------------------------------------
 
 def reader_conninfo() -> str:
@@ -302,3 +324,60 @@ def _plain(row: dict) -> dict:
             value = value.isoformat()
         out[key] = value
     return out
+
+
+# --- documentation -------------------------------------------------------------------------------
+
+DOC_BEGIN = "<!-- BEGIN GENERATED: mart reference (python -m transforms.marts --doc) -->"
+DOC_END = "<!-- END GENERATED -->"
+
+
+def render_reference(conn: psycopg.Connection) -> str:
+    """Markdown reference of every view and materialised view of schema jobreqs, from the
+    COMMENT ON texts of the migrations (the single source of the column documentation)."""
+    relations = conn.execute(
+        """SELECT c.oid, c.relname, c.relkind, obj_description(c.oid, 'pg_class') AS doc
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'jobreqs' AND c.relkind IN ('v', 'm') ORDER BY c.relname"""
+    ).fetchall()
+    parts = []
+    for rel in relations:
+        row = rel if isinstance(rel, dict) else dict(zip(("oid", "relname", "relkind", "doc"), rel))
+        kind = "materialised view, refreshed by publish" if row["relkind"] == "m" else "view"
+        parts.append(f"### `jobreqs.{row['relname']}` ({kind})\n\n{row['doc'] or ''}\n\n| column | type | meaning |\n|---|---|---|")
+        columns = conn.execute(
+            """SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, col_description(a.attrelid, a.attnum) AS doc
+               FROM pg_attribute a WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""",
+            (row["oid"],),
+        ).fetchall()
+        for col in columns:
+            c = col if isinstance(col, dict) else dict(zip(("attname", "type", "doc"), col))
+            doc = (c["doc"] or "").replace("|", "\\|")
+            parts.append(f"| `{c['attname']}` | {c['type']} | {doc} |")
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m transforms.marts --doc [FILE]``: rewrite the generated section of docs/marts.md."""
+    import argparse
+    from pathlib import Path
+
+    from jobreqs.warehouse import PROJECT_ROOT, connect
+
+    parser = argparse.ArgumentParser(prog="python -m transforms.marts")
+    parser.add_argument("--doc", nargs="?", const=str(PROJECT_ROOT / "docs" / "marts.md"), required=True)
+    args = parser.parse_args(argv)
+    path = Path(args.doc)
+    text = path.read_text()
+    head, rest = text.split(DOC_BEGIN)
+    _, tail = rest.split(DOC_END)
+    with connect() as conn:
+        reference = render_reference(conn)
+    path.write_text(f"{head}{DOC_BEGIN}\n\n{reference}\n{DOC_END}{tail}")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

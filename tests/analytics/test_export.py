@@ -96,3 +96,20 @@ def test_publish_curated_replaces_the_days_partition(analytics_warehouse, lake_r
     with (directory / "part-0000.parquet").open("rb") as f:
         table = pq.read_table(f)
     assert table.num_rows == first["rows"]
+
+
+def test_publish_refreshes_then_writes_the_day(analytics_warehouse, lake_root):
+    import json
+
+    from transforms.marts import publish
+
+    with psycopg.connect(analytics_warehouse) as conn:  # new data the marts do not show yet
+        conn.execute("""INSERT INTO jobreqs.postings (source, source_id, title, posting_date, description_text, content_hash)
+                        VALUES ('indeed', 'i9', 'job', %s, 't', 'h9')""", (DAY_C,))
+        conn.execute("INSERT INTO jobreqs.posting_technologies VALUES ('indeed', 'i9', 'rust')")
+    result = publish(str(DAY_C), lake_root=lake_root)
+    json.dumps(result)  # goes to XCom
+    assert result["logical_date"] == "2026-04-06" and result["marts"]["technology_daily"] > 0
+    table = pq.read_table(result["curated_path"].removeprefix("file://"))
+    assert "rust" in table.column("technology").to_pylist()
+    assert result["curated_rows"] == table.num_rows == mart_count(analytics_warehouse, "posting_date = %s", DAY_C)

@@ -216,3 +216,14 @@ def test_every_mart_column_is_documented(analytics_warehouse):
           AND c.relname <> 'unmapped_terms_for_review'
           AND col_description(c.oid, a.attnum) IS NULL""")
     assert undocumented == []
+
+
+def test_docs_reference_matches_the_database_comments(analytics_warehouse):
+    from pathlib import Path
+
+    from transforms.marts import DOC_BEGIN, DOC_END, render_reference
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "marts.md").read_text()
+    generated = text.split(DOC_BEGIN)[1].split(DOC_END)[0].strip()
+    with psycopg.connect(analytics_warehouse) as conn:
+        assert generated == render_reference(conn).strip(), "run: python -m transforms.marts --doc"

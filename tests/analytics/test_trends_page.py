@@ -51,6 +51,7 @@ def insert_synthetic(conn: psycopg.Connection, seed: int = 7) -> None:
         "INSERT INTO jobreqs.technologies VALUES (%s, %s) ON CONFLICT DO NOTHING",
         [(t, c) for t, (c, *_rest) in SYNTHETIC.items()],
     )
+    postings, keywords, technologies = [], [], []
     n = 0
     for offset in range(DAYS):
         day = LAST_DAY - dt.timedelta(days=DAYS - 1 - offset)
@@ -60,18 +61,18 @@ def insert_synthetic(conn: psycopg.Connection, seed: int = 7) -> None:
                 n += 1
                 source = "upwork" if n % 4 == 0 else "indeed"
                 sid = f"s{n}"
-                conn.execute(
-                    """INSERT INTO jobreqs.postings (source, source_id, title, posting_date, description_text,
-                           content_hash, tokens_before, tokens_after, kept_ratio)
-                       VALUES (%s, %s, %s, %s, 'text', %s, 400, 120, 0.3)""",
-                    (source, sid, f"{keyword} {n}", day, f"h{n}"),
-                )
+                postings.append((source, sid, f"{keyword} {n}", day, f"h{n}"))
                 if source == "indeed":
-                    conn.execute("INSERT INTO jobreqs.posting_keywords VALUES (%s, %s, %s, '')", (source, sid, keyword))
-                techs = [t for t, (_c, kw, p0, p1) in SYNTHETIC.items()
-                         if kw == keyword and rng.random() < p0 + (p1 - p0) * progress]
-                conn.cursor().executemany("INSERT INTO jobreqs.posting_technologies VALUES (%s, %s, %s)",
-                                          [(source, sid, t) for t in techs])
+                    keywords.append((source, sid, keyword))
+                technologies += [(source, sid, t) for t, (_c, kw, p0, p1) in SYNTHETIC.items()
+                                 if kw == keyword and rng.random() < p0 + (p1 - p0) * progress]
+    cur = conn.cursor()
+    cur.executemany(
+        """INSERT INTO jobreqs.postings (source, source_id, title, posting_date, description_text,
+               content_hash, tokens_before, tokens_after, kept_ratio)
+           VALUES (%s, %s, %s, %s, 'text', %s, 400, 120, 0.3)""", postings)
+    cur.executemany("INSERT INTO jobreqs.posting_keywords VALUES (%s, %s, %s, '')", keywords)
+    cur.executemany("INSERT INTO jobreqs.posting_technologies VALUES (%s, %s, %s)", technologies)
     conn.execute(
         """INSERT INTO jobreqs.pipeline_runs (run_id, dag_id, logical_date, stage, status, stats)
            VALUES ('scheduled__2026-06-30', 'jobreqs_daily', %s, 'extract', 'success',
