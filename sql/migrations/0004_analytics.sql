@@ -131,7 +131,7 @@ COMMENT ON COLUMN jobreqs.category_daily.share IS 'postings / total_postings, a 
 CREATE MATERIALIZED VIEW jobreqs.technology_trends AS
 WITH slice_days AS (
     -- Days on which the slice has postings, with the postings of each rolling window.
-    SELECT posting_date, source, keyword, postings,
+    SELECT posting_date, source, keyword, postings AS total_postings,
            sum(postings) OVER (PARTITION BY source, keyword ORDER BY posting_date
                RANGE BETWEEN INTERVAL '6 days' PRECEDING AND CURRENT ROW)            AS total_7d,
            sum(postings) OVER (PARTITION BY source, keyword ORDER BY posting_date
@@ -142,30 +142,30 @@ WITH slice_days AS (
                RANGE BETWEEN INTERVAL '55 days' PRECEDING AND INTERVAL '28 days' PRECEDING) AS total_28d_prev
     FROM jobreqs.postings_daily
 ),
-grid AS (
-    -- Every slice day on which a technology was asked for in the 56 days up to it: rows where the
-    -- technology dropped to zero stay visible (fallers), and each window sum below is complete.
-    SELECT DISTINCT d.posting_date, d.source, d.keyword, t.technology
-    FROM jobreqs.technology_daily t
-    JOIN jobreqs.postings_daily d
-      ON d.source = t.source AND d.keyword = t.keyword
-     AND d.posting_date BETWEEN t.posting_date AND t.posting_date + 55
+tech_spans AS (
+    -- From the first day a technology was asked for in a slice to 55 days after the last.
+    SELECT source, keyword, technology, min(posting_date) AS first_day, max(posting_date) + 55 AS last_day
+    FROM jobreqs.technology_daily
+    GROUP BY source, keyword, technology
 ),
-counted AS (
-    SELECT g.posting_date, g.source, g.keyword, g.technology,
-           COALESCE(t.postings, 0) AS postings
-    FROM grid g
+grid AS (
+    -- Every slice day of each span, with the technology's postings that day (0 when none), so
+    -- that each window sum below is complete and drops to zero stay visible (fallers).
+    SELECT d.*, s.technology, COALESCE(t.postings, 0) AS postings
+    FROM tech_spans s
+    JOIN slice_days d
+      ON d.source = s.source AND d.keyword = s.keyword AND d.posting_date BETWEEN s.first_day AND s.last_day
     LEFT JOIN jobreqs.technology_daily t
-      ON t.posting_date = g.posting_date AND t.source = g.source
-     AND t.keyword = g.keyword AND t.technology = g.technology
+      ON t.posting_date = d.posting_date AND t.source = d.source
+     AND t.keyword = d.keyword AND t.technology = s.technology
 ),
 windowed AS (
-    SELECT c.*,
-           sum(postings) OVER w_tech_7      AS postings_7d,
-           sum(postings) OVER w_tech_7_prev AS postings_7d_prev,
-           sum(postings) OVER w_tech_28     AS postings_28d,
+    SELECT g.*,
+           sum(postings) OVER w_tech_7       AS postings_7d,
+           sum(postings) OVER w_tech_7_prev  AS postings_7d_prev,
+           sum(postings) OVER w_tech_28      AS postings_28d,
            sum(postings) OVER w_tech_28_prev AS postings_28d_prev
-    FROM counted c
+    FROM grid g
     WINDOW w AS (PARTITION BY source, keyword, technology ORDER BY posting_date),
            w_tech_7       AS (w RANGE BETWEEN INTERVAL '6 days' PRECEDING AND CURRENT ROW),
            w_tech_7_prev  AS (w RANGE BETWEEN INTERVAL '13 days' PRECEDING AND INTERVAL '7 days' PRECEDING),
@@ -175,25 +175,26 @@ windowed AS (
 SELECT w.posting_date, w.source, w.keyword, w.technology,
        COALESCE(t.category, 'uncategorised') AS category,
        w.postings::integer AS postings,
-       d.postings::integer AS total_postings,
-       w.postings::numeric / d.postings AS share,
+       w.total_postings::integer AS total_postings,
+       w.postings::numeric / w.total_postings AS share,
        w.postings_7d::integer AS postings_7d,
-       d.total_7d::integer AS total_postings_7d,
-       w.postings_7d::numeric / d.total_7d AS share_7d,
+       w.total_7d::integer AS total_postings_7d,
+       w.postings_7d::numeric / w.total_7d AS share_7d,
        w.postings_28d::integer AS postings_28d,
-       d.total_28d::integer AS total_postings_28d,
-       w.postings_28d::numeric / d.total_28d AS share_28d,
-       CASE WHEN d.total_7d_prev > 0 THEN COALESCE(w.postings_7d_prev, 0) END::integer AS postings_7d_prev_week,
-       COALESCE(w.postings_7d_prev, 0)::numeric / NULLIF(d.total_7d_prev, 0) AS share_7d_prev_week,
-       w.postings_7d::numeric / d.total_7d
-           - COALESCE(w.postings_7d_prev, 0)::numeric / NULLIF(d.total_7d_prev, 0) AS wow_change,
-       CASE WHEN d.total_28d_prev > 0 THEN COALESCE(w.postings_28d_prev, 0) END::integer AS postings_28d_prev_month,
-       COALESCE(w.postings_28d_prev, 0)::numeric / NULLIF(d.total_28d_prev, 0) AS share_28d_prev_month,
-       w.postings_28d::numeric / d.total_28d
-           - COALESCE(w.postings_28d_prev, 0)::numeric / NULLIF(d.total_28d_prev, 0) AS mom_change
+       w.total_28d::integer AS total_postings_28d,
+       w.postings_28d::numeric / w.total_28d AS share_28d,
+       CASE WHEN w.total_7d_prev > 0 THEN COALESCE(w.postings_7d_prev, 0) END::integer AS postings_7d_prev_week,
+       COALESCE(w.postings_7d_prev, 0)::numeric / NULLIF(w.total_7d_prev, 0) AS share_7d_prev_week,
+       w.postings_7d::numeric / w.total_7d
+           - COALESCE(w.postings_7d_prev, 0)::numeric / NULLIF(w.total_7d_prev, 0) AS wow_change,
+       CASE WHEN w.total_28d_prev > 0 THEN COALESCE(w.postings_28d_prev, 0) END::integer AS postings_28d_prev_month,
+       COALESCE(w.postings_28d_prev, 0)::numeric / NULLIF(w.total_28d_prev, 0) AS share_28d_prev_month,
+       w.postings_28d::numeric / w.total_28d
+           - COALESCE(w.postings_28d_prev, 0)::numeric / NULLIF(w.total_28d_prev, 0) AS mom_change
 FROM windowed w
-JOIN slice_days d ON d.posting_date = w.posting_date AND d.source = w.source AND d.keyword = w.keyword
-LEFT JOIN jobreqs.technologies t ON t.name = w.technology;
+LEFT JOIN jobreqs.technologies t ON t.name = w.technology
+-- Only days on which the technology was asked for in the 56 days up to them.
+WHERE w.postings_28d > 0 OR w.postings_28d_prev > 0;
 CREATE UNIQUE INDEX technology_trends_key ON jobreqs.technology_trends (posting_date, source, keyword, technology);
 CREATE INDEX technology_trends_slice ON jobreqs.technology_trends (source, keyword, posting_date);
 
