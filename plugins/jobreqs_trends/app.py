@@ -140,6 +140,15 @@ def _slice_total(conn: psycopg.Connection, f: marts.TrendFilter) -> int:
     return int(row["n"])
 
 
+async def _require_airflow_user(request: Request) -> None:
+    """Refuse (401/403) a request without a valid Airflow login: the UI's session cookie or a
+    bearer token, checked by the api-server's own ``get_user``. Imported at request time: the
+    plugin is also loaded by schedulers and workers, which need not import the API's security."""
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
+    await get_user(request, None, await bearer_scheme(request))
+
+
 def _query_string(request: Request) -> str:
     return request.url.query
 
@@ -148,11 +157,7 @@ def create_app(require_login: bool = True, conninfo: str | None = None) -> FastA
     """The trends app. ``require_login``: every route needs an authenticated Airflow user (only
     possible inside the api-server); ``conninfo``: read from this database instead of the
     configured connections (tests)."""
-    dependencies = []
-    if require_login:
-        from airflow.api_fastapi.core_api.security import requires_authenticated
-
-        dependencies.append(Depends(requires_authenticated()))
+    dependencies = [Depends(_require_airflow_user)] if require_login else []
     app = FastAPI(title="jobreqs technology trends", dependencies=dependencies,
                   docs_url=None, redoc_url=None, openapi_url=None)
 
