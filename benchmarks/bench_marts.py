@@ -114,6 +114,7 @@ def main() -> None:
             end = dt.date(2026, 6, 30)
             f = marts.TrendFilter(end - dt.timedelta(days=27), end)
             t0 = time.perf_counter()
+            marts.filter_options(conn)
             rows = marts.compare_periods(conn, f)
             top = [r["technology"] for r in rows[:10]]
             marts.trend_series(conn, f, top)

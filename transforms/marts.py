@@ -50,7 +50,7 @@ def refresh_marts(conn: psycopg.Connection) -> dict:
 
     ``CONCURRENTLY`` (readers keep reading the old contents meanwhile) when the view is populated,
     a plain refresh otherwise (Postgres refuses ``CONCURRENTLY`` on an unpopulated view). Each
-    refresh commits on its own. The caller's role must own the views (the role that migrated).
+    refresh is committed on its own (the connection may be in autocommit mode or not). The caller's role must own the views (the role that migrated).
     Returns ``{"marts": {name: {"rows": n, "seconds": s, "concurrently": bool}}, "seconds": s}``.
     """
     started = time.monotonic()
@@ -69,13 +69,14 @@ def refresh_marts(conn: psycopg.Connection) -> dict:
             sql.SQL("CONCURRENTLY") if concurrently else sql.SQL(""),
             sql.Identifier("jobreqs", name),
         )
-        with conn.transaction():
-            conn.execute(statement)
+        conn.execute(statement)
+        if not conn.autocommit:
+            conn.commit()  # each refresh on its own: a later failure does not undo it
         rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("jobreqs", name))).fetchone()[0]
         report[name] = {"rows": int(rows), "seconds": round(time.monotonic() - t0, 3), "concurrently": concurrently}
         log.info("refreshed jobreqs.%s: %d rows in %.2fs", name, rows, report[name]["seconds"])
     if not conn.autocommit:
-        conn.commit()
+        conn.commit()  # end the read transaction of the counts
     return {"marts": report, "seconds": round(time.monotonic() - started, 3)}
 
 
@@ -169,7 +170,7 @@ def filter_options(conn: psycopg.Connection) -> dict:
     keywords = [r["keyword"] for r in conn.execute(
         "SELECT DISTINCT keyword FROM jobreqs.postings_daily WHERE keyword <> 'all' ORDER BY 1")]
     categories = [r["category"] for r in conn.execute(
-        "SELECT DISTINCT category FROM jobreqs.technology_daily ORDER BY 1")]
+        "SELECT DISTINCT category FROM jobreqs.category_daily ORDER BY 1")]
     return {"first_day": row["first_day"], "last_day": row["last_day"],
             "sources": sources, "keywords": keywords, "categories": categories}
 
