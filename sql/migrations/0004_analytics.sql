@@ -306,19 +306,26 @@ WITH posting_tech AS (
     FROM jobreqs.posting_technologies pt
     JOIN jobreqs.postings p ON p.source = pt.source AND p.source_id = pt.source_id
 ),
-pairs AS (
-    SELECT a.month, s.source, a.technology AS technology_a, b.technology AS technology_b,
+pairs_by_source AS (
+    SELECT a.month, a.source, a.technology AS technology_a, b.technology AS technology_b,
            count(*)::integer AS postings_together
     FROM posting_tech a
     JOIN posting_tech b
       ON b.source = a.source AND b.source_id = a.source_id AND a.technology < b.technology
-    CROSS JOIN LATERAL (VALUES (a.source), ('all')) AS s (source)
     GROUP BY 1, 2, 3, 4
 ),
-singles AS (
+pairs AS (
+    -- A posting has one source: the 'all' counts are the sums over sources.
+    SELECT * FROM pairs_by_source
+    UNION ALL
+    SELECT month, 'all', technology_a, technology_b, sum(postings_together)::integer
+    FROM pairs_by_source
+    GROUP BY month, technology_a, technology_b
+),
+singles AS NOT MATERIALIZED (
     SELECT period_start AS month, source, technology, postings, total_postings
     FROM jobreqs.technology_period_shares
-    WHERE period = 'month' AND keyword = 'all' AND postings > 0
+    WHERE period = 'month' AND keyword = 'all'
 )
 SELECT p.month, p.source, p.technology_a, p.technology_b, p.postings_together,
        a.postings AS postings_a, b.postings AS postings_b, a.total_postings,
@@ -327,6 +334,7 @@ SELECT p.month, p.source, p.technology_a, p.technology_b, p.postings_together,
        p.postings_together::numeric / b.postings AS share_of_b_with_a,
        p.postings_together::numeric * a.total_postings / (a.postings::numeric * b.postings) AS lift
 FROM pairs p
+-- Inlined (NOT MATERIALIZED) so that these joins use technology_period_shares' unique index.
 JOIN singles a ON a.month = p.month AND a.source = p.source AND a.technology = p.technology_a
 JOIN singles b ON b.month = p.month AND b.source = p.source AND b.technology = p.technology_b;
 CREATE UNIQUE INDEX technology_pairs_key ON jobreqs.technology_pairs (month, source, technology_a, technology_b);
