@@ -107,6 +107,13 @@ def insert_fixture(conn: psycopg.Connection) -> None:
             "INSERT INTO jobreqs.posting_technologies (source, source_id, technology) VALUES (%s, %s, %s)",
             [(source, sid, t) for t in techs],
         )
+    if conn.execute("SELECT to_regclass('jobreqs.upwork_jobs')").fetchone()[0] is not None:
+        # The real 0002 is in the tree: its upwork_clients rows need their upwork_jobs rows.
+        conn.cursor().executemany(
+            """INSERT INTO jobreqs.upwork_jobs (id, title, description, published_at, first_seen_date, fetched_at)
+               VALUES (%s, %s, 'text', %s, %s, now())""",
+            [(sid, f"job {sid}", day, day) for source, sid, day, *_ in POSTINGS if source == "upwork"],
+        )
     for job_id, country, spent, hire_rate, verified, rating in UPWORK_CLIENTS:
         conn.execute(
             """INSERT INTO jobreqs.upwork_clients (job_id, client_country, total_spent, hire_rate,
