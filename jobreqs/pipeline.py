@@ -173,10 +173,13 @@ def run_load(ctx: RunContext, source_dir: str) -> dict:
 
 
 def run_publish(ctx: RunContext) -> dict:
+    from transforms import marts
     from transforms.publish import publish_day
 
     with warehouse.connect() as conn:
         stats = publish_day(conn, lake.lake_root(), ctx.day)
+    # The marts' refresh reads every table, Upwork client statistics included: it runs last.
+    stats |= marts.publish(ctx.day, lake_root=lake.lake_root())
     return ctx.record("publish", stats)
 
 

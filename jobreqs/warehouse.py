@@ -34,7 +34,7 @@ GRANTS_FILE = SQL_DIR / "grants.sql"
 _MIGRATION_LOCK_KEY = 4_216_007
 
 
-def _airflow_conninfo(conn_id: str) -> str | None:
+def airflow_conninfo(conn_id: str) -> str | None:
     """Conninfo of an Airflow connection, or None when it is not defined anywhere."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
@@ -57,7 +57,7 @@ def _airflow_conninfo(conn_id: str) -> str | None:
 
 def warehouse_conninfo() -> str:
     """The libpq conninfo of the warehouse (see the module docstring for the order)."""
-    conninfo = _airflow_conninfo(WAREHOUSE_CONN_ID)
+    conninfo = airflow_conninfo(WAREHOUSE_CONN_ID)
     if conninfo is not None:
         return conninfo
     return embedded_pg.ensure_started()

@@ -88,3 +88,30 @@ def test_ui_lists_the_daily_dag_with_its_last_run_state(backfilled, airflow_serv
     page.screenshot(path=str(artifacts_dir / "airflow-dags-list.png"), full_page=True)
     assert "success" in page.content().lower()
     page.close()
+
+
+def _legend(page) -> list[str]:
+    return page.locator("#trend-chart .legendtext").all_text_contents()
+
+
+def test_trends_page_inside_the_airflow_ui(backfilled, airflow_services, browser, artifacts_dir):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    login(page, airflow_services)
+    # The nav entry opens the page inside the UI (an external view).
+    page.goto(airflow_services.base_url + "/plugin/jobreqs-trends")
+    page.frame_locator("iframe").locator("#trend-chart .main-svg").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(artifacts_dir / "airflow-trends-nav.png"), full_page=True)
+
+    # The page itself, with the data of the backfill and of today's run.
+    page.goto(airflow_services.base_url + "/jobreqs-trends/?top=8")
+    page.locator("#trend-chart .main-svg").first.wait_for(timeout=60_000)
+    everything = _legend(page)
+    assert len(everything) == 8
+    page.screenshot(path=str(artifacts_dir / "airflow-trends-page.png"), full_page=True)
+    # The backfilled Indeed fixtures name Tableau for data analysts: the filter narrows to them.
+    page.goto(airflow_services.base_url + "/jobreqs-trends/?top=8&source=indeed&keyword=data+analyst")
+    page.locator("#trend-chart .main-svg").first.wait_for(timeout=60_000)
+    analysts = _legend(page)
+    assert "tableau" in analysts and analysts != everything
+    page.screenshot(path=str(artifacts_dir / "airflow-trends-filtered.png"), full_page=True)
+    page.close()

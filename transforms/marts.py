@@ -116,7 +116,7 @@ def reader_conninfo() -> str:
     """
     from jobreqs import warehouse
 
-    conninfo = warehouse._airflow_conninfo(READER_CONN_ID)
+    conninfo = warehouse.airflow_conninfo(READER_CONN_ID)
     return conninfo if conninfo is not None else warehouse.warehouse_conninfo()
 
 
