@@ -111,7 +111,7 @@ def test_daily_run_with_the_openai_batch_backend_never_pays_twice(run_env, wareh
             techs = {t for (t,) in conn.execute("SELECT DISTINCT technology FROM jobreqs.posting_technologies")}
         assert batches[0] == 1 and batches[1] == 5  # five distinct texts, one batch
         # Six records (one text twice), all answered from the cache the batch step filled.
-    assert first["cache_hits"] == 6 and first["sent"] == 0
+        assert first["cache_hits"] == 6 and first["sent"] == 0
         assert len(backends) == 1 and next(iter(backends)).startswith("openai:")
         assert {"python", "sql", "tableau", "postgresql"} <= techs
 
