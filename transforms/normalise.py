@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -109,9 +110,30 @@ def _first_error(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in errors[:5])
 
 
+class _Rejects:
+    """Rejected raw lines of one source, spooled to a local temporary file while the day streams
+    (memory stays flat however many there are), then written to the lake in one atomic file."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+
+    def add(self, row: dict) -> None:
+        self._file.write(lake.dumps(row) + "\n")
+        self.count += 1
+
+    def rows(self) -> Iterator[dict]:
+        self._file.seek(0)
+        for line in self._file:
+            yield json.loads(line)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def normalise_source(root, source: str, day: dt.date, stats: NormaliseStats,
-                     quarantine: list[dict]) -> Iterator[dict]:
-    """Yield the postings of one source's raw partition; append rejects to ``quarantine``."""
+                     quarantine: _Rejects) -> Iterator[dict]:
+    """Yield the postings of one source's raw partition; add rejects to ``quarantine``."""
     schema, convert = _CONVERTERS[source]
     files = lake.list_files(lake.partition(root, "raw", source, day))
     stats.raw_files[source] = len(files)
@@ -128,7 +150,7 @@ def normalise_source(root, source: str, day: dt.date, stats: NormaliseStats,
                 reason = f"invalid {source} record: {_first_error(exc)}"
             if reason:
                 stats.quarantined[source] += 1
-                quarantine.append({"reason": reason, "file": path.name, "line": line_number, "raw": line})
+                quarantine.add({"reason": reason, "file": path.name, "line": line_number, "raw": line})
                 continue
             stats.postings[source] += 1
             yield posting.model_dump(mode="json")
@@ -137,20 +159,21 @@ def normalise_source(root, source: str, day: dt.date, stats: NormaliseStats,
 def normalise_day(root, day: dt.date, sources: tuple[str, ...] = SOURCES) -> dict:
     """Normalise every raw snapshot of ``day`` into ``staging/postings/dt=day``; return stats."""
     stats = NormaliseStats()
-    rejects: dict[str, list[dict]] = {source: [] for source in sources}
+    rejects = {source: _Rejects() for source in sources}
 
     def all_postings() -> Iterator[dict]:
         for source in sources:
             yield from normalise_source(root, source, day, stats, rejects[source])
 
     lake.replace_partition(lake.partition(root, "staging", "postings", day), all_postings())
-    for source, rows in rejects.items():
+    for source, spool in rejects.items():
         target = lake.partition(root, "quarantine", source, day) / "normalise.jsonl.gz"
-        if rows:
-            lake.write_jsonl_gz(target, rows)
-            log.warning("%s: %d raw %s records quarantined in %s", day, len(rows), source, target)
+        if spool.count:
+            lake.write_jsonl_gz(target, spool.rows())
+            log.warning("%s: %d raw %s records quarantined in %s", day, spool.count, source, target)
         elif target.exists():
             target.unlink()  # a re-run that no longer rejects anything clears the old rejects
+        spool.close()
     if not any(stats.raw_files.values()):
         stats.message = (
             f"no raw snapshot for {day} in {root}/raw/: nothing to process for this date "
