@@ -1,6 +1,6 @@
 """Run every benchmark in turn (``make bench``); each prints its own figures.
 
-    python -m benchmarks [name ...]     # names: indeed, upwork, classifier, extraction
+    python -m benchmarks [name ...]     # names: indeed, upwork, classifier, extraction, marts
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["indeed", "upwork", "classifier", "extraction"]
+BENCHMARKS = ["indeed", "upwork", "classifier", "extraction", "marts"]
 
 
 def main(argv: list[str]) -> int:
