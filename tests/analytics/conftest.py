@@ -1,8 +1,6 @@
 """Fixtures of the analytics tests: a warehouse with a small, hand-checkable set of postings.
 
-The Upwork client table comes from migration 0002_upwork (another branch). Until that migration is
-in this tree, ``analytics_warehouse`` creates a copy of its DDL before migrating, so that 0005 (which
-expects the table) applies; once 0002 is present it is left to do so.
+The Upwork client statistics come from migration 0002_upwork; 0005 builds its mart on them.
 """
 
 from __future__ import annotations
@@ -13,31 +11,7 @@ import json
 import psycopg
 import pytest
 
-from jobreqs.warehouse import MIGRATIONS_DIR, migrate
-
-# Test-only copy of jobreqs.upwork_clients as 0002_upwork.sql defines it (without its foreign key
-# to upwork_jobs, which this fixture has no use for). NOT a migration.
-UPWORK_CLIENTS_DDL = """
-CREATE SCHEMA IF NOT EXISTS jobreqs;
-CREATE TABLE jobreqs.upwork_clients (
-    job_id                text        PRIMARY KEY,
-    client_country        text,
-    client_city           text,
-    member_since          date,
-    jobs_posted           integer,
-    open_jobs             integer,
-    total_spent           numeric,
-    total_hires           integer,
-    active_hires          integer,
-    avg_hourly_rate_paid  numeric,
-    total_paid_hours      numeric,
-    payment_verified      boolean,
-    rating                numeric,
-    reviews_count         integer,
-    hire_rate             numeric,
-    enriched_at           timestamptz NOT NULL
-);
-"""
+from jobreqs.warehouse import migrate
 
 DAY_A = dt.date(2026, 3, 2)   # a Monday
 DAY_B = dt.date(2026, 3, 9)   # the Monday after
@@ -68,9 +42,6 @@ UPWORK_CLIENTS = [
 def analytics_warehouse_session(create_database) -> str:
     """A migrated warehouse (0001..0005) for the analytics tests."""
     conninfo = create_database("jobreqs_analytics")
-    if not any(MIGRATIONS_DIR.glob("0002_*.sql")):
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(UPWORK_CLIENTS_DDL)
     applied = migrate(conninfo)
     assert "0004_analytics" in applied and "0005_upwork_marts" in applied, applied
     return conninfo
@@ -107,13 +78,12 @@ def insert_fixture(conn: psycopg.Connection) -> None:
             "INSERT INTO jobreqs.posting_technologies (source, source_id, technology) VALUES (%s, %s, %s)",
             [(source, sid, t) for t in techs],
         )
-    if conn.execute("SELECT to_regclass('jobreqs.upwork_jobs')").fetchone()[0] is not None:
-        # The real 0002 is in the tree: its upwork_clients rows need their upwork_jobs rows.
-        conn.cursor().executemany(
-            """INSERT INTO jobreqs.upwork_jobs (id, title, description, published_at, first_seen_date, fetched_at)
-               VALUES (%s, %s, 'text', %s, %s, now())""",
-            [(sid, f"job {sid}", day, day) for source, sid, day, *_ in POSTINGS if source == "upwork"],
-        )
+    # upwork_clients rows need their upwork_jobs rows (foreign key).
+    conn.cursor().executemany(
+        """INSERT INTO jobreqs.upwork_jobs (id, title, description, published_at, first_seen_date, fetched_at)
+           VALUES (%s, %s, 'text', %s, %s, now())""",
+        [(sid, f"job {sid}", day, day) for source, sid, day, *_ in POSTINGS if source == "upwork"],
+    )
     for job_id, country, spent, hire_rate, verified, rating in UPWORK_CLIENTS:
         conn.execute(
             """INSERT INTO jobreqs.upwork_clients (job_id, client_country, total_spent, hire_rate,
