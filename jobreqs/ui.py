@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("AIRFLOW__API__PORT", str(args.port))
     airflow_env.ensure_metadata_db()
     airflow = str(Path(sys.executable).with_name("airflow"))
+    # standalone starts its components as `airflow ...` found on PATH: make it this virtualenv's.
+    os.environ["PATH"] = os.pathsep.join([str(Path(airflow).parent), os.environ.get("PATH", "")])
     print(f"Airflow UI: http://localhost:{args.port}  (Ctrl-C stops it)", flush=True)
     os.execv(airflow, [airflow, "standalone"])
     return 0  # not reached: execv replaces this process
