@@ -103,7 +103,8 @@ def run_upwork_enrich(ctx: RunContext) -> dict:
     skip_collection(ctx, "upwork", "upwork_enrich")
     from scrapers.upwork.enrich import upwork_enrich
 
-    return ctx.record("upwork_enrich", upwork_enrich(limit=int(ctx.params.get("upwork_enrich_limit") or 10_000)))
+    limit = ctx.params.get("upwork_enrich_limit")
+    return ctx.record("upwork_enrich", upwork_enrich(limit=10_000 if limit is None else int(limit)))
 
 
 def run_normalise(ctx: RunContext) -> dict:

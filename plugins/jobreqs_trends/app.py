@@ -170,7 +170,9 @@ def create_app(require_login: bool = True, conninfo: str | None = None) -> FastA
                 return gather(conn, params)
         except (psycopg.OperationalError, psycopg.errors.UndefinedTable, PermissionError) as exc:
             log.warning("trends page cannot read the warehouse: %s", exc)
-            raise HTTPException(status_code=503, detail=f"the warehouse cannot be read: {exc}") from None
+            # The details (host, user, database) go to the log, not to the browser.
+            raise HTTPException(status_code=503, detail="the warehouse cannot be read right now; "
+                                                        "the api-server's log says why") from None
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):

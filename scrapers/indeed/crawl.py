@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from urllib.parse import quote, quote_plus
 import os
 import sys
 from pathlib import Path
@@ -33,6 +34,13 @@ def redact_logs(secret: str) -> None:
     handler (a proxy API may carry the key in its URL, and Scrapy logs request URLs). Done in the
     record factory so handlers that Scrapy installs later are covered too."""
     make_record = logging.getLogRecordFactory()
+    # The key as given and as it appears URL-encoded in a rewritten request URL.
+    forms = sorted({secret, quote_plus(secret), quote(secret, safe="")}, key=len, reverse=True)
+
+    def _redact(text: str) -> str:
+        for form in forms:
+            text = text.replace(form, "***")
+        return text
 
     def factory(*args, **kwargs) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
@@ -40,10 +48,10 @@ def redact_logs(secret: str) -> None:
             message = record.getMessage()
         except Exception:  # a malformed record: leave it to logging's own error handling
             return record
-        if secret in message:
-            record.msg, record.args = message.replace(secret, "***"), ()
+        if any(form in message for form in forms):
+            record.msg, record.args = _redact(message), ()
         if record.exc_info:  # a traceback may quote the URL too; handlers reuse exc_text
-            record.exc_text = logging.Formatter().formatException(record.exc_info).replace(secret, "***")
+            record.exc_text = _redact(logging.Formatter().formatException(record.exc_info))
         return record
 
     logging.setLogRecordFactory(factory)

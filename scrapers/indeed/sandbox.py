@@ -356,7 +356,7 @@ def job_page(p: dict, now_ms: int) -> bytes:
         f'<div id="jobDescriptionText" class="jobsearch-JobComponent-description">{description}</div>'
     )
     if variant in ("truncated_json", "missing_title"):  # no fallback can rescue these
-        ld_script, dom = "", f'<h1 class="jobsearch-JobInfoHeader-title"></h1>'
+        ld_script, dom = "", '<h1 class="jobsearch-JobInfoHeader-title"></h1>'
     elif variant == "json_ld_only":
         data_script = ""
     elif variant == "dom_only":

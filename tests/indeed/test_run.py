@@ -131,8 +131,14 @@ def test_proxy_api_used_only_with_the_connection_and_key_never_logged(api, lake_
     assert all(r["url"].startswith(url) for r in records)
     assert "Crawled (200)" in caplog.text  # DEBUG request lines were relayed ...
     assert PROXY_KEY not in caplog.text  # ... without the key
-    for file in list_files(partition(lake_root, "raw", "indeed", DAY)):
-        assert all(PROXY_KEY not in line for _, line in read_jsonl_gz(file))
+    quarantined = [line for file in list_files(partition(lake_root, "quarantine", "indeed", DAY))
+                   for _, line in read_jsonl_gz(file)]
+    assert len(quarantined) == manifest["quarantined"] > 0
+    for zone in ("raw", "quarantine"):
+        for file in list_files(partition(lake_root, zone, "indeed", DAY)):
+            assert all(PROXY_KEY not in line for _, line in read_jsonl_gz(file))
+    # quarantined pages are recorded with the page's own URL, not the proxy's
+    assert all(json.loads(line)["url"].startswith(url) for line in quarantined if json.loads(line)["url"])
 
 
 def test_no_connection_means_direct_requests(monkeypatch):

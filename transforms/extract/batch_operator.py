@@ -19,14 +19,13 @@ ones, retries failed lines live, and defers on the next unfinished batch. Return
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from jobreqs.config import OPENAI_CONN_ID
-from transforms.extract.stage import text_of
-from transforms.text import content_hash
 
 
 class OpenAIExtractBatchOperator(BaseOperator):
@@ -66,7 +65,7 @@ class OpenAIExtractBatchOperator(BaseOperator):
 
     def _uncached_chunks(self) -> Iterator[dict[str, str]]:
         """The texts not in the cache, by content hash, in chunks of max_requests_per_batch.
-        Deterministic for the same input and cache, so chunk n always gets key f"{batch_key}/{n}"."""
+        Deterministic for the same input and cache; each chunk is keyed by a hash of its texts."""
         from transforms.extract.openai_backend import WarehouseCache
 
         prompt, model = self._prompt_model()
@@ -77,6 +76,9 @@ class OpenAIExtractBatchOperator(BaseOperator):
         def flush() -> dict[str, str]:
             cached = cache.get_many(list(pending), model, prompt.version)
             return {h: t for h, t in pending.items() if h not in cached}
+
+        from transforms.extract.stage import text_of
+        from transforms.text import content_hash
 
         for record in self._records():
             text = text_of(record)
@@ -96,6 +98,9 @@ class OpenAIExtractBatchOperator(BaseOperator):
                 yield chunk
 
     def _texts_for(self, hashes: set[str]) -> dict[str, str]:
+        from transforms.extract.stage import text_of
+        from transforms.text import content_hash
+
         out: dict[str, str] = {}
         for record in self._records():
             text = text_of(record)
@@ -147,8 +152,11 @@ class OpenAIExtractBatchOperator(BaseOperator):
         client = sync_client(self.conn_id)
         store = BatchStore(self.warehouse_conninfo)
         submitted = 0
-        for n, texts in enumerate(self._uncached_chunks()):
-            submit_batch(client, texts, prompt, model, f"{self.batch_key}/{n}", store)
+        for texts in self._uncached_chunks():
+            # Keyed by content: a retry that finds earlier chunks cached already (so its chunks
+            # differ) never resumes a batch that holds other texts; the same texts resume theirs.
+            chunk_id = hashlib.sha256("\n".join(sorted(texts)).encode()).hexdigest()[:16]
+            submit_batch(client, texts, prompt, model, f"{self.batch_key}/{chunk_id}", store)
             submitted += 1
         if not submitted:
             self.log.info("every text is cached already: no batch needed")

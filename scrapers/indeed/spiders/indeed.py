@@ -113,10 +113,16 @@ class IndeedSpider(scrapy.Spider):
         body = getattr(response_or_request, "body", b"")
         if kind in ("search_page", "blocked"):  # a lost search page or a lost job: the run is incomplete
             self._count("errors")
-        logger.warning("quarantined %s %s: %s", kind, response_or_request.url, reason)
+        # Behind a proxy API the request URL is the proxy's, with its key in the query string:
+        # record (and log) the target URL instead, in the reason too.
+        sent_url = getattr(response_or_request, "url", None)
+        url = meta.get("proxy_api_target") or sent_url
+        if sent_url and url != sent_url:
+            reason = reason.replace(sent_url, url)
+        logger.warning("quarantined %s %s: %s", kind, url, reason)
         job_key = meta.get("job_key")
         return QuarantineItem(
-            kind=kind, reason=reason, url=getattr(response_or_request, "url", None),
+            kind=kind, reason=reason, url=url,
             job_key=job_key, keywords=list(self.found.get(job_key) or [meta.get("keyword")]),
             search_location=meta.get("location"), status=getattr(response_or_request, "status", None),
             excerpt=_excerpt(body) if body else None, **extra,
