@@ -22,6 +22,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -121,3 +122,24 @@ def replace_partition(directory: ObjectStoragePath, records: Iterable[dict], nam
         if stale.name != name:
             stale.unlink()
     return count
+
+
+class Spool:
+    """Records set aside while a partition streams (quarantined ones, say), kept in a local
+    temporary file so memory stays flat however many there are; ``rows()`` reads them back."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+
+    def add(self, row: dict) -> None:
+        self._file.write(dumps(row) + "\n")
+        self.count += 1
+
+    def rows(self) -> Iterator[dict]:
+        self._file.seek(0)
+        for line in self._file:
+            yield json.loads(line)
+
+    def close(self) -> None:
+        self._file.close()

@@ -9,3 +9,7 @@ GRANT USAGE ON SCHEMA jobreqs TO jobreqs_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA jobreqs TO jobreqs_reader;
 REVOKE ALL ON SCHEMA jobreqs_private FROM jobreqs_reader;
 REVOKE ALL ON ALL TABLES IN SCHEMA jobreqs_private FROM jobreqs_reader;
+
+-- Nobody but owners creates objects in the public schema (the default before Postgres 15 let
+-- every role, the reader included, do so).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;

@@ -25,5 +25,7 @@ def test_reader_role_reads_but_cannot_write_or_see_private(warehouse):
             conn.execute("INSERT INTO jobreqs.technologies VALUES ('x', 'tool')")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT * FROM jobreqs_private.probe_secret")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE public.reader_was_here (v int)")
         conn.execute("RESET ROLE")
         conn.execute("DROP TABLE jobreqs_private.probe_secret")

@@ -136,7 +136,7 @@ def classify_day(root, day: dt.date | str, version: str | None = None, batch_siz
 
     model = load_model(version)
     source = lake.partition(root, "staging", "postings", day)
-    rejects: list[dict] = []
+    rejects = lake.Spool()
     totals: Counter = Counter()
     reasons: Counter = Counter()
 
@@ -145,7 +145,7 @@ def classify_day(root, day: dt.date | str, version: str | None = None, batch_siz
             if isinstance(record.get("description_text"), str):
                 yield record
             else:
-                rejects.append({"reason": "no string description_text", "record": record})
+                rejects.add({"reason": "no string description_text", "record": record})
 
     def counted() -> Iterator[dict]:
         for result in classify_postings(valid(), model=model, batch_size=batch_size):
@@ -157,18 +157,19 @@ def classify_day(root, day: dt.date | str, version: str | None = None, batch_siz
 
     lake.replace_partition(lake.partition(root, "staging", "classified", day), counted())
     target = lake.partition(root, "quarantine", "classify", day) / "classify.jsonl.gz"
-    if rejects:
-        lake.write_jsonl_gz(target, rejects)
+    if rejects.count:
+        lake.write_jsonl_gz(target, rejects.rows())
     elif target.exists():
         target.unlink()
+    rejects.close()
     before = totals["tokens_before"]
     return {
         "postings": totals["postings"],
-        "quarantined": len(rejects),
+        "quarantined": rejects.count,
         "tokens_before": before,
         "tokens_after": totals["tokens_after"],
         "reduction": round(1 - totals["tokens_after"] / before, 4) if before else 0.0,
         "keep_reasons": dict(reasons),
         "classifier_version": model.version,
-        "message": None if totals["postings"] or rejects else f"no staged postings for {day} in {source}",
+        "message": None if totals["postings"] or rejects.count else f"no staged postings for {day} in {source}",
     }

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -110,29 +109,8 @@ def _first_error(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in errors[:5])
 
 
-class _Rejects:
-    """Rejected raw lines of one source, spooled to a local temporary file while the day streams
-    (memory stays flat however many there are), then written to the lake in one atomic file."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
-
-    def add(self, row: dict) -> None:
-        self._file.write(lake.dumps(row) + "\n")
-        self.count += 1
-
-    def rows(self) -> Iterator[dict]:
-        self._file.seek(0)
-        for line in self._file:
-            yield json.loads(line)
-
-    def close(self) -> None:
-        self._file.close()
-
-
 def normalise_source(root, source: str, day: dt.date, stats: NormaliseStats,
-                     quarantine: _Rejects) -> Iterator[dict]:
+                     quarantine: lake.Spool) -> Iterator[dict]:
     """Yield the postings of one source's raw partition; add rejects to ``quarantine``."""
     schema, convert = _CONVERTERS[source]
     files = lake.list_files(lake.partition(root, "raw", source, day))
@@ -159,7 +137,7 @@ def normalise_source(root, source: str, day: dt.date, stats: NormaliseStats,
 def normalise_day(root, day: dt.date, sources: tuple[str, ...] = SOURCES) -> dict:
     """Normalise every raw snapshot of ``day`` into ``staging/postings/dt=day``; return stats."""
     stats = NormaliseStats()
-    rejects = {source: _Rejects() for source in sources}
+    rejects = {source: lake.Spool() for source in sources}
 
     def all_postings() -> Iterator[dict]:
         for source in sources:
