@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from urllib.parse import quote, quote_plus
 import os
 import sys
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
@@ -26,7 +26,6 @@ from scrapy.settings import Settings
 from scrapers.indeed import settings as project_settings
 from scrapers.indeed.pipelines import MANIFEST_FILE
 from scrapers.indeed.spiders.indeed import IndeedSpider
-
 
 
 def redact_logs(secret: str) -> None:

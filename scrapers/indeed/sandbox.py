@@ -34,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote_plus, urlparse
 
+from jobreqs.local_server import serving
+
 DAY_FILE = Path(__file__).resolve().parent / "sandbox_data" / "day.json"
 PAGE_SIZE = 10
 RESULT_CAP = 1000  # Indeed serves no page past start=990
@@ -404,14 +406,8 @@ def sandbox_server(host: str = "127.0.0.1", port: int = 0, *, day: dict | None =
     ``SandboxIndeed(load_day()).expected`` says what a full crawl must find."""
     server = _Server((host, port), _Handler)
     server.sandbox = SandboxIndeed(day or load_day(), now_ms)
-    thread = threading.Thread(target=server.serve_forever, name="sandbox-indeed", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(server, "sandbox-indeed") as url:
+        yield url
 
 
 def main() -> None:

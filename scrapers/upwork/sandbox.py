@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from jobreqs.local_server import serving
+
 UTC = dt.timezone.utc
 
 TECH = ["Python", "Django", "FastAPI", "React", "TypeScript", "Node.js", "PostgreSQL", "AWS", "Docker",
@@ -463,14 +465,8 @@ def sandbox_server(host: str = "127.0.0.1", port: int = 0, **day_options) -> Ite
     day = SandboxDay(options)
     server = ThreadingHTTPServer((host, port), _handler(day))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="upwork-sandbox", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(server, "upwork-sandbox") as url:
+        yield url
 
 
 def main() -> None:
