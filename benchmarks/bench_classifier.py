@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_classifier [--postings 5000] [--version vN]
 
-* **Retention**: on ``../shared/data/eval/skillspan_dev_techs.jsonl`` (58 gold postings of the
+* **Retention**: on ``data/eval/skillspan_dev_techs.jsonl`` (58 gold postings of the
   SkillSpan dev split), the share of gold technologies with at least one gold mention (``spans``
   or ``title_spans`` surface) still present in the kept text. Target >= 0.98.
 * **Reduction**: share of estimated input tokens removed, on the same 58 real postings (the
@@ -27,6 +27,7 @@ import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from jobreqs.config import SOURCE_DATA_DIR  # noqa: E402
 from models.classifier import dataset  # noqa: E402
 from transforms.classify import classify_postings, load_model  # noqa: E402
 
@@ -35,7 +36,7 @@ TARGETS = {"retention": 0.98, "reduction": 0.5, "postings_per_second": 2000}
 
 def dev_gold(data_dir: Path | None = None) -> list[dict]:
     """The 58 gold postings, each with ``description_text`` set to its text."""
-    path = (data_dir or dataset.shared_data_dir()) / "eval" / "skillspan_dev_techs.jsonl"
+    path = (data_dir or SOURCE_DATA_DIR) / "eval" / "skillspan_dev_techs.jsonl"
     with path.open(encoding="utf-8") as f:
         return [{**row, "description_text": row["text"]} for row in map(json.loads, f)]
 

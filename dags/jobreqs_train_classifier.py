@@ -29,7 +29,7 @@ from airflow.sdk import Param, dag, task
 def jobreqs_train_classifier():
     @task
     def build_training_data() -> dict:
-        """Rebuild ``models/classifier/data/paragraphs.jsonl`` from the shared SkillSpan/O*NET/Linguist data."""
+        """Rebuild ``models/classifier/data/paragraphs.jsonl`` from the SkillSpan/O*NET/Linguist data in ``data/``."""
         from models.classifier.dataset import build_dataset
 
         return build_dataset()

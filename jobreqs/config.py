@@ -12,6 +12,9 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+#: Source data shipped with the project (SkillSpan, the dev gold, O*NET, Linguist; see data/README.md).
+SOURCE_DATA_DIR = PROJECT_ROOT / "data"
+
 #: Connection ids the code reads (see README "Configuring real services").
 WAREHOUSE_CONN_ID = "jobreqs_warehouse"
 AWS_CONN_ID = "aws_default"

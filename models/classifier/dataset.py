@@ -6,7 +6,7 @@ Run ``python -m models.classifier.dataset`` (or let ``jobreqs train-classifier``
 
 Recipe (see ``models/classifier/data/README.md`` for the figures):
 
-1. **Paragraphs**: every sentence of the SkillSpan *train* split (``../shared/data/skillspan/json``)
+1. **Paragraphs**: every sentence of the SkillSpan *train* split (``data/skillspan/json``)
    is one paragraph, as the sentences are the lines of the postings. The dev split is never read
    here: it holds the benchmark's gold, and the test split is not in the tree at all.
 2. **Technology lexicon**: names from O*NET's Technology Skills table (each example, without a
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import yaml
 
-from jobreqs.config import PROJECT_ROOT
+from jobreqs.config import SOURCE_DATA_DIR
 
 #: Where the labelled set is written: ``$JOBREQS_CLASSIFIER_DATA`` (e.g. a writable volume for the
 #: retraining DAG) or the committed ``models/classifier/data``.
@@ -87,14 +87,9 @@ _EXTRA_NAMES = [
 ]
 
 
-def shared_data_dir() -> Path:
-    """The shared data folder: ``$JOBREQS_SHARED_DATA`` or ``<project>/../shared/data``."""
-    return Path(os.environ.get("JOBREQS_SHARED_DATA") or PROJECT_ROOT.parent / "shared" / "data").resolve()
-
-
 def read_skillspan(split: str, data_dir: Path | None = None) -> Iterator[dict]:
     """SkillSpan sentences of a split as dicts with ``posting`` (``{source}-{split}-{idx}``) added."""
-    path = (data_dir or shared_data_dir()) / "skillspan" / "json" / f"{split}.json"
+    path = (data_dir or SOURCE_DATA_DIR) / "skillspan" / "json" / f"{split}.json"
     with path.open(encoding="utf-8") as lines:
         for line in lines:
             row = json.loads(line)
@@ -195,7 +190,7 @@ def _heldout(posting: str) -> bool:
 
 def build_records(data_dir: Path | None = None) -> Iterator[dict]:
     """Every labelled paragraph of the recipe, in a fixed order."""
-    data_dir = data_dir or shared_data_dir()
+    data_dir = data_dir or SOURCE_DATA_DIR
     rows = list(read_skillspan("train", data_dir))
     lexicon = build_lexicon(data_dir, rows)
     exact = set(lexicon.values())
@@ -221,7 +216,7 @@ def lexicon_names(data_dir: Path | None = None) -> list[str]:
     """The one-token technology names of the lexicon, lower case, as the model's tokeniser reads them."""
     from models.classifier.features import tokenise
 
-    data_dir = data_dir or shared_data_dir()
+    data_dir = data_dir or SOURCE_DATA_DIR
     lexicon = build_lexicon(data_dir, list(read_skillspan("train", data_dir)))
     names = set()
     for term in lexicon:

@@ -1,6 +1,6 @@
 """Build ``models/taxonomy/taxonomy.json`` from O*NET, GitHub Linguist and the curated data.
 
-    python -m models.taxonomy.build_taxonomy            # reads ../shared/data (or $JOBREQS_SHARED_DATA)
+    python -m models.taxonomy.build_taxonomy            # reads the project's data/ folder
 
 Reproducible: the same inputs give the same file (sorted, no timestamps). Sources, in priority
 order (the first to claim an alias keeps it):
@@ -21,7 +21,6 @@ import argparse
 import csv
 import hashlib
 import json
-import os
 import re
 import sys
 from collections import Counter, defaultdict
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from jobreqs.config import PROJECT_ROOT
+from jobreqs.config import SOURCE_DATA_DIR
 from transforms.taxonomy import TAXONOMY_DIR, normalise_term
 
 CURATED_DIR = TAXONOMY_DIR / "curated"
@@ -66,11 +65,6 @@ VENDORS = [
     "micro focus", "broadcom", "ca", "infor", "kronos", "workday", "servicenow", "splunk", "unity technologies",
 ]
 RARE_ZIPF = 2.6   # a word rarer than this in English is distinctive enough to match on its own
-
-
-def shared_data_dir() -> Path:
-    """``$JOBREQS_SHARED_DATA`` or ``<project root>/../shared/data``."""
-    return Path(os.environ.get("JOBREQS_SHARED_DATA") or PROJECT_ROOT.parent / "shared" / "data")
 
 
 def _zipf(word: str) -> float:
@@ -264,10 +258,10 @@ def build(shared: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=None, help="shared data folder (default: ../shared/data)")
+    parser.add_argument("--shared", type=Path, default=None, help="source data folder (default: the project's data/)")
     parser.add_argument("--out", type=Path, default=TAXONOMY_DIR / "taxonomy.json")
     args = parser.parse_args(argv)
-    doc = build(args.shared or shared_data_dir())
+    doc = build(args.shared or SOURCE_DATA_DIR)
     args.out.write_text(json.dumps(doc, indent=0, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
     cats = Counter(t["category"] for t in doc["technologies"])
     print(f"{len(doc['technologies'])} technologies ({dict(cats)}), "

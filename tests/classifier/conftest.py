@@ -1,4 +1,4 @@
-"""Fixtures of the classifier tests: the committed model, real postings from the shared data."""
+"""Fixtures of the classifier tests: the committed model, real postings from the project's data/."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from models.classifier import artifact
-from models.classifier.dataset import shared_data_dir
+from jobreqs.config import SOURCE_DATA_DIR
 
 
 @pytest.fixture(scope="session")
@@ -19,5 +19,5 @@ def model() -> artifact.Classifier:
 @pytest.fixture(scope="session")
 def gold_postings() -> list[dict]:
     """The 58 SkillSpan dev postings with their gold technologies (never used for training)."""
-    with (shared_data_dir() / "eval" / "skillspan_dev_techs.jsonl").open(encoding="utf-8") as f:
+    with (SOURCE_DATA_DIR / "eval" / "skillspan_dev_techs.jsonl").open(encoding="utf-8") as f:
         return [{**row, "description_text": row["text"]} for row in map(json.loads, f)]

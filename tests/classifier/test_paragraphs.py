@@ -8,7 +8,7 @@ import random
 import lxml.html
 import pytest
 
-from models.classifier.dataset import shared_data_dir
+from jobreqs.config import SOURCE_DATA_DIR
 from transforms.paragraphs import (
     HARD_MAX_CHARS, MAX_CHARS, paragraph_spans, reassemble, split_paragraphs, to_text,
 )
@@ -98,7 +98,7 @@ def real_descriptions() -> list[str]:
     """Every SkillSpan posting (train and dev) as text, as it is in the eval gold file."""
     texts: dict[str, list[str]] = {}
     for split in ("train", "dev"):
-        with (shared_data_dir() / "skillspan" / "json" / f"{split}.json").open() as f:
+        with (SOURCE_DATA_DIR / "skillspan" / "json" / f"{split}.json").open() as f:
             for row in map(json.loads, f):
                 texts.setdefault(f"{row['source']}-{split}-{row['idx']}", []).append(" ".join(row["tokens"]))
     return ["\n".join(lines) for lines in texts.values()]

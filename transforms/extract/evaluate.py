@@ -1,7 +1,7 @@
 """``jobreqs eval-extract``: score an extraction backend on a gold file.
 
 The gold is JSON Lines with "id", "text" and "techs" (sorted canonical names), like
-``../shared/data/eval/skillspan_dev_techs.jsonl``. Each posting's predicted set (extract + clean-up)
+``data/eval/skillspan_dev_techs.jsonl``. Each posting's predicted set (extract + clean-up)
 is compared with its gold set; true positives, false positives and misses are summed over all
 postings (micro-average) into precision, recall and F1. Prints the most frequent misses and false hits.
 """
@@ -11,19 +11,17 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from jobreqs.config import PROJECT_ROOT
+from jobreqs.config import SOURCE_DATA_DIR
 
 
 def default_gold() -> Path:
-    shared = Path(os.environ.get("JOBREQS_SHARED_DATA") or PROJECT_ROOT.parent / "shared" / "data")
-    return shared / "eval" / "skillspan_dev_techs.jsonl"
+    return SOURCE_DATA_DIR / "eval" / "skillspan_dev_techs.jsonl"
 
 
 def read_gold(path: Path) -> Iterator[dict[str, Any]]:
@@ -74,7 +72,7 @@ def evaluate(gold_path: Path, backend: str = "local", **options: Any) -> dict[st
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gold", type=Path, default=None, help="gold JSON Lines (default: shared dev gold)")
+    parser.add_argument("--gold", type=Path, default=None, help="gold JSON Lines (default: data/eval/skillspan_dev_techs.jsonl)")
     parser.add_argument("--backend", choices=["local", "openai"], default="local")
     parser.add_argument("--mode", choices=["live", "batch"], default="live", help="openai mode")
     parser.add_argument("--model", default=None, help="openai model (default: the prompt file's)")
