@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from scrapers.indeed.parsing import decode_body, parse_job_page, parse_search_page
-from scrapers.indeed.sandbox import SandboxIndeed, load_day, sandbox_server
+from scrapers.indeed.sandbox import SandboxIndeed, sandbox_server
 
 
 def _time_per_call(func, repeat: int) -> tuple[float, float]:
@@ -31,7 +31,7 @@ def _time_per_call(func, repeat: int) -> tuple[float, float]:
 
 
 def bench_parsing(repeat: int) -> None:
-    site = SandboxIndeed(load_day())
+    site = SandboxIndeed()
     search = site.search_page("data scientist", "remote", 0)
     dom_search = site.search_page("data engineer", "remote", 10)
     key = next(p["job_key"] for p in site.day["postings"] if p["variant"] == "full")
@@ -40,7 +40,7 @@ def bench_parsing(repeat: int) -> None:
     dom_job = site.answer(f"/viewjob?jk={ld_key}")[2]
     url = f"https://www.indeed.com/viewjob?jk={key}"
     cases = [
-        ("search page, card model (10 cards)", search, lambda b: parse_search_page(decode_body(b), "https://www.indeed.com")),
+        ("search page, card model (12 cards)", search, lambda b: parse_search_page(decode_body(b), "https://www.indeed.com")),
         ("search page, DOM fallback", dom_search, lambda b: parse_search_page(decode_body(b), "https://www.indeed.com")),
         ("job page, _initialData model", job, lambda b: parse_job_page(decode_body(b), url)),
         ("job page, DOM fallback", dom_job, lambda b: parse_job_page(decode_body(b), url)),

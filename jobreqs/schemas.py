@@ -44,6 +44,8 @@ class IndeedRawPosting(_Record):
     salary_currency: str | None = Field(default=None, max_length=3)
     salary_is_estimate: bool = False
     job_types: list[str] = []
+    # Found through a sponsored card (an ad) or on a job page marked sponsored.
+    sponsored: bool = False
     description_html: str | None = None
     description_text: str = Field(min_length=1)
     keywords: list[str] = Field(min_length=1)

@@ -1,7 +1,7 @@
 """Run the Indeed spider once, in its own process, into a local folder.
 
     python -m scrapers.indeed.crawl --out DIR --keyword "data scientist" --location remote \
-        [--base-url URL] [--max-pages N] [--set NAME=JSON ...]
+        [--base-url URL] [--day YYYY-MM-DD] [--max-pages N] [--set NAME=JSON ...]
 
 Writes ``DIR/postings.jsonl.gz``, ``DIR/quarantine.jsonl.gz`` and ``DIR/manifest.json`` (the
 counts). Twisted's reactor cannot be restarted inside a long-lived process (an Airflow worker),
@@ -25,7 +25,7 @@ from scrapy.settings import Settings
 
 from scrapers.indeed import settings as project_settings
 from scrapers.indeed.pipelines import MANIFEST_FILE
-from scrapers.indeed.spiders.indeed import IndeedSpider
+from scrapers.indeed.spiders.indeed import PROXY_API_REFUSED, WALL_OF_BLOCKS, IndeedSpider
 
 
 def redact_logs(secret: str) -> None:
@@ -78,6 +78,9 @@ def manifest_from_stats(stats: dict, spider: IndeedSpider) -> dict:
         "cards": get("indeed/cards"),
         "postings": get("indeed/postings"),
         "duplicates": get("indeed/duplicates"),
+        "sponsored": get("indeed/sponsored"),
+        "sponsored_outside_window": get("indeed/sponsored_outside_window"),
+        "odd_fields": get("indeed/odd_fields"),
         "blocked": get("indeed/blocked"),
         "quarantined": get("indeed/quarantined"),
         "errors": get("indeed/errors"),
@@ -86,13 +89,15 @@ def manifest_from_stats(stats: dict, spider: IndeedSpider) -> dict:
         "max_pages_hit": get("indeed/max_pages_hit"),
         "parsed_from": parsed_from,
         "finish_reason": stats.get("finish_reason"),
+        # Why the crawl stopped early and what to do (a wall of blocks, a refused proxy key).
+        "stop_message": stats.get("indeed/stop_message"),
         "memory_peak_mb": round(get("memusage/max") / 2**20, 1) if stats.get("memusage/max") else None,
         "elapsed_seconds": round((finished - started).total_seconds(), 3) if started and finished else None,
     }
 
 
 def crawl(out_dir: Path, keywords: list[str], locations: list[str], base_url: str | None = None,
-          max_pages: int | None = None, overrides: dict | None = None) -> dict:
+          max_pages: int | None = None, overrides: dict | None = None, day: str | None = None) -> dict:
     """Run one crawl in this process (once per process) and return its manifest."""
     settings = Settings()
     settings.setmodule(project_settings, priority="project")
@@ -104,7 +109,7 @@ def crawl(out_dir: Path, keywords: list[str], locations: list[str], base_url: st
         redact_logs(secret)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(IndeedSpider)
-    process.crawl(crawler, keywords=keywords, locations=locations, base_url=base_url, max_pages=max_pages)
+    process.crawl(crawler, keywords=keywords, locations=locations, base_url=base_url, max_pages=max_pages, day=day)
     process.start()
     manifest = manifest_from_stats(crawler.stats.get_stats(), crawler.spider)
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -118,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--location", action="append", required=True, help="search location (repeatable)")
     parser.add_argument("--base-url", help="country site or sandbox URL (default: INDEED_BASE_URL setting)")
     parser.add_argument("--max-pages", type=int, help="at most this many search pages per search")
+    parser.add_argument("--day", help="the day collected (YYYY-MM-DD; sponsored cards long before it are skipped)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
                         help="override a Scrapy setting, the value as JSON (e.g. DOWNLOAD_DELAY=0)")
     args = parser.parse_args(argv)
@@ -126,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         name, _, value = pair.partition("=")
         overrides[name] = json.loads(value)
     args.out.mkdir(parents=True, exist_ok=True)
-    manifest = crawl(args.out, args.keyword, args.location, args.base_url, args.max_pages, overrides)
-    return 0 if manifest["finish_reason"] == "finished" else 1
+    manifest = crawl(args.out, args.keyword, args.location, args.base_url, args.max_pages, overrides, args.day)
+    # A crawl stopped on purpose (wall of blocks, proxy refused) wrote its manifest and message.
+    return 0 if manifest["finish_reason"] in ("finished", WALL_OF_BLOCKS, PROXY_API_REFUSED) else 1
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ class IndeedPostingItem(scrapy.Item):
     salary_currency = scrapy.Field()
     salary_is_estimate = scrapy.Field()
     job_types = scrapy.Field()
+    sponsored = scrapy.Field()          # found on a sponsored card (an ad) or a sponsored job page
     description_html = scrapy.Field()
     description_text = scrapy.Field()   # plain text, paragraph and list breaks kept
     keywords = scrapy.Field()           # every search keyword that found it (completed at close)

@@ -7,8 +7,18 @@ Two page kinds:
   ``metaData.mosaicProviderJobCardsModel.results`` and whose total sits in ``tierSummaries``.
   When the model is absent or broken the DOM cards (``div.job_seen_beacon``) are read instead.
 * a job page (``/viewjob?jk=...``) embeds ``window._initialData={...};`` with the posting under
-  ``jobInfoWrapperModel.jobInfoModel``; a JSON-LD ``JobPosting`` block and the
-  ``#jobDescriptionText`` element are the fallbacks.
+  ``jobInfoWrapperModel.jobInfoModel``; its pay sits at the top level of ``_initialData``
+  (``salaryInfoModel``, and Indeed's estimate in ``salaryGuideModel.estimatedSalaryModel``), not in
+  the header model, whose ``salary*`` fields are null on real pages. A JSON-LD ``JobPosting``
+  block and the ``#jobDescriptionText`` element are the fallbacks.
+
+Real pages vary (docs/sources.md says where each path was seen): a field of an unexpected shape
+never crashes a parse. When a required field (job key, title, description) has one, the page or
+card is refused with a :class:`PageError` naming the field; an optional field of an unexpected
+shape is left empty and named in the result's ``odd_fields`` (the spider counts and logs them).
+A salary currency is taken only where it agrees with the published amount's symbol and the
+site's country; otherwise it is left empty rather than wrong (Indeed's estimate cards carry
+``salarySnippet.currency`` ``""`` or another country's code).
 
 Embedded objects are decoded with ``json.JSONDecoder.raw_decode`` from their first brace, so a
 ``};`` inside a string never cuts an object short, and a truncated object is reported as such.
@@ -44,7 +54,9 @@ _BLOCK_TITLES = re.compile(
     r"Attention Required!|Blocked - Indeed\.com|Additional Verification Required)\s*</title>",
     re.IGNORECASE,
 )
-_BLOCK_MARKERS = ('id="challenge-form"', 'class="h-captcha"', 'id="cf-challenge-running"', "/cdn-cgi/challenge-platform/")
+# Cloudflare's challenge page: markers public detectors use (docs/sources.md, "Indeed: blocks").
+_BLOCK_MARKERS = ('id="challenge-form"', 'class="h-captcha"', 'id="cf-challenge-running"', 'id="challenge-running"',
+                  'id="cf-please-wait"', "window._cf_chl_opt", "/cdn-cgi/challenge-platform/")
 
 # "$50 - $60 an hour", "£40,000 a year", "From $95K a year", "Up to €30 per hour"
 _SALARY_TEXT = re.compile(
@@ -53,6 +65,25 @@ _SALARY_TEXT = re.compile(
     r"\s*(?:an?|per)\s+(?P<period>hour|day|week|month|year)",
 )
 _CURRENCY_SYMBOLS = {"$": "USD", "£": "GBP", "€": "EUR"}
+# Which currencies a published symbol can stand for (longest symbols first: "R$" before "$").
+_SYMBOL_CURRENCIES = {
+    "R$": {"BRL"}, "CA$": {"CAD"}, "A$": {"AUD"}, "$": {"USD", "CAD", "AUD", "NZD", "SGD", "MXN", "HKD"},
+    "£": {"GBP"}, "€": {"EUR"}, "₹": {"INR"}, "¥": {"JPY", "CNY"}, "CHF": {"CHF"},
+}
+# The currency of each Indeed country site (first label of the host; www is the US site).
+_SITE_CURRENCY = {
+    "www": "USD", "us": "USD", "uk": "GBP", "ca": "CAD", "au": "AUD", "nz": "NZD", "in": "INR",
+    "sg": "SGD", "ie": "EUR", "de": "EUR", "fr": "EUR", "nl": "EUR", "es": "EUR", "it": "EUR", "at": "EUR",
+    "be": "EUR", "pt": "EUR", "fi": "EUR", "ch": "CHF", "jp": "JPY", "br": "BRL", "mx": "MXN", "hk": "HKD",
+}
+_DOMAIN_CURRENCY = {".co.uk": "GBP", ".de": "EUR", ".fr": "EUR", ".nl": "EUR", ".es": "EUR", ".it": "EUR",
+                    ".ca": "CAD", ".com.au": "AUD", ".co.in": "INR", ".ch": "CHF", ".jp": "JPY"}
+# ISO country (``salaryGuideModel.country``, ``_initialData.country``) -> currency.
+_COUNTRY_CURRENCY = {
+    "US": "USD", "GB": "GBP", "UK": "GBP", "CA": "CAD", "AU": "AUD", "NZ": "NZD", "IN": "INR", "SG": "SGD",
+    "IE": "EUR", "DE": "EUR", "FR": "EUR", "NL": "EUR", "ES": "EUR", "IT": "EUR", "AT": "EUR", "BE": "EUR",
+    "PT": "EUR", "FI": "EUR", "CH": "CHF", "JP": "JPY", "BR": "BRL", "MX": "MXN", "HK": "HKD",
+}
 # Indeed's period labels (card ``extractedSalary.type``, job ``salaryType``, JSON-LD ``unitText``).
 _PERIODS = {
     "hourly": "hour", "hour": "hour", "daily": "day", "day": "day", "weekly": "week", "week": "week",
@@ -117,6 +148,21 @@ def block_reason(text: str) -> str | None:
     return None
 
 
+def challenge_reason(status: int, headers: Any, text: str | None = None) -> str | None:
+    """Why a response is Cloudflare's challenge (or another block page), else None.
+
+    Cloudflare marks every challenge response with the header ``cf-mitigated: challenge`` ("the
+    only valid value", its docs say), whatever the status: 403 usually, 429 or 503 too. The body
+    markers catch a challenge whose headers a proxy did not pass on. ``headers`` is any mapping
+    with ``get`` (Scrapy's or httpx's headers, a dict)."""
+    value = headers.get("cf-mitigated") if headers is not None else None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if isinstance(value, str) and value.strip().lower() == "challenge":
+        return f"Cloudflare challenge (HTTP {status}, cf-mitigated: challenge)"
+    return block_reason(text) if text else None
+
+
 def extract_js_object(text: str, marker: str) -> Any | None:
     """Decode the JSON value assigned right after ``marker`` (``marker = {...};``).
 
@@ -174,27 +220,70 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
-def _number(value: Any) -> float | None:
-    if value is None or value == "":
+class _Fields:
+    """Reads a model's optional fields defensively: a value of an unexpected shape is treated as
+    absent and its path is remembered in ``odd`` (reported with the posting, never fatal)."""
+
+    def __init__(self) -> None:
+        self.odd: list[str] = []
+
+    def _note(self, path: str, value: Any) -> None:
+        self.odd.append(f"{path}: {type(value).__name__}")
+
+    def text(self, value: Any, path: str) -> str | None:
+        if value is None or isinstance(value, bool):
+            return None
+        if isinstance(value, (str, int, float)):
+            return _clean(value)
+        self._note(path, value)
         return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
+
+    def number(self, value: Any, path: str) -> float | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            self._note(path, value)
+            return None
+        try:
+            return float(value)
+        except ValueError:
+            self._note(path, value)
+            return None
+
+    def obj(self, value: Any, path: str) -> dict:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            return value
+        self._note(path, value)
+        return {}
+
+    def items(self, value: Any, path: str) -> list:
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        self._note(path, value)
+        return []
+
+    def flag(self, value: Any, path: str) -> bool | None:
+        if value is None or isinstance(value, bool):
+            return value
+        self._note(path, value)
         return None
-    return number if number >= 0 else None
 
 
 def salary_period(label: Any) -> str | None:
     """Indeed's period label as one of hour/day/week/month/year (None when unknown)."""
-    if not label:
+    if not label or not isinstance(label, str):
         return None
-    return _PERIODS.get(str(label).strip().lower())
+    return _PERIODS.get(label.strip().lower())
 
 
 def parse_salary_text(text: str | None) -> dict:
     """Salary fields from a published salary text such as ``$50 - $60 an hour``; the amounts and
     period are kept as published (``$95K`` is 95000, never converted to another period)."""
-    if not text:
+    if not text or not isinstance(text, str):
         return {}
     match = _SALARY_TEXT.search(text.replace("\u00a0", " "))
     if not match:
@@ -221,12 +310,64 @@ def parse_salary_text(text: str | None) -> dict:
     }
 
 
-def _salary(low: Any, high: Any, period: Any, currency: Any, estimate: bool) -> dict:
+def site_currency(url: str | None) -> str | None:
+    """The currency of the Indeed country site a URL belongs to (``uk.indeed.com`` -> GBP), None
+    for a host that is not a known Indeed site (the sandbox's loopback URL stands for the US site)."""
+    host = (urlparse(url or "").hostname or "").lower()
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return "USD"
+    if not host.endswith("indeed.com") and ".indeed." not in host:
+        return None
+    label = host.split(".")[0]
+    if label in _SITE_CURRENCY:
+        return _SITE_CURRENCY[label]
+    for suffix, currency in _DOMAIN_CURRENCY.items():  # indeed.co.uk, de.indeed.com, ...
+        if host.endswith(suffix):
+            return currency
+    return None
+
+
+def _symbol(text: Any) -> str | None:
+    if not isinstance(text, str):
+        return None
+    for symbol in _SYMBOL_CURRENCIES:  # longest first
+        if symbol in text:
+            return symbol
+    return None
+
+
+def salary_currency(code: Any, text: Any, default: str | None) -> str | None:
+    """The salary's currency, or None rather than a wrong one.
+
+    ``code`` (a field such as ``salarySnippet.currency``) is taken when it is a three-letter code
+    that agrees with the currency symbol of the published ``text``; otherwise ``default`` (the
+    site's or the posting country's currency) when the symbol agrees with it (or there is none)."""
+    symbol = _symbol(text)
+    allowed = _SYMBOL_CURRENCIES.get(symbol) if symbol else None
+    if isinstance(code, str) and re.fullmatch(r"[A-Za-z]{3}", code.strip()):
+        code = code.strip().upper()
+        if allowed is None or code in allowed:
+            return code
+    if default and (allowed is None or default in allowed):
+        return default
+    if allowed and len(allowed) == 1:  # £ or €: the symbol alone says it
+        return next(iter(allowed))
+    return None
+
+
+def _amount(value: float | None) -> float | None:
+    # Indeed writes -1 for an open top ("From $X") and 0 for an open bottom ("Up to $X").
+    return value if value is not None and value > 0 else None
+
+
+def _salary(fields: _Fields, model: dict, path: str, keys: tuple[str, str, str], currency: str | None,
+            estimate: bool) -> dict:
+    low_key, high_key, period_key = keys
     values = {
-        "salary_min": _number(low),
-        "salary_max": _number(high),
-        "salary_period": salary_period(period),
-        "salary_currency": (str(currency).upper()[:3] if currency else None),
+        "salary_min": _amount(fields.number(model.get(low_key), f"{path}.{low_key}")),
+        "salary_max": _amount(fields.number(model.get(high_key), f"{path}.{high_key}")),
+        "salary_period": salary_period(model.get(period_key)),
+        "salary_currency": currency,
         "salary_is_estimate": estimate,
     }
     if values["salary_min"] is None and values["salary_max"] is None:
@@ -234,11 +375,13 @@ def _salary(low: Any, high: Any, period: Any, currency: Any, estimate: bool) -> 
     return values
 
 
-def _epoch_ms(value: Any) -> dt.datetime | None:
-    number = _number(value)
-    if number is None:
+def _epoch_ms(value: float | None) -> dt.datetime | None:
+    if value is None or value <= 0:
         return None
-    return dt.datetime.fromtimestamp(number / 1000, tz=dt.timezone.utc)
+    try:
+        return dt.datetime.fromtimestamp(value / 1000, tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _iso_datetime(value: Any) -> dt.datetime | None:
@@ -253,10 +396,14 @@ def _iso_datetime(value: Any) -> dt.datetime | None:
     return parsed.astimezone(dt.timezone.utc)
 
 
-def _remote(model: Any, location: str | None = None) -> bool | None:
-    if isinstance(model, dict) and model.get("type"):
-        kind = str(model["type"]).upper()
+def _remote(model: Any, location: str | None = None, flag: bool | None = None) -> bool | None:
+    """Remote or not: the ``remoteWorkModel`` type (``REMOTE_ALWAYS``; hybrid is not remote), else
+    a ``remoteLocation`` flag that says so, else the location text; None when nothing says."""
+    if isinstance(model, dict) and isinstance(model.get("type"), str) and model["type"]:
+        kind = model["type"].upper()
         return kind.startswith("REMOTE") and "HYBRID" not in kind
+    if flag is True:
+        return True
     if location:
         lowered = location.lower()
         if "hybrid" in lowered:
@@ -267,69 +414,101 @@ def _remote(model: Any, location: str | None = None) -> bool | None:
 
 
 def _taxonomy_labels(attributes: Any, label: str) -> list[str]:
-    for group in attributes or []:
+    for group in attributes if isinstance(attributes, list) else []:
         if isinstance(group, dict) and group.get("label") == label:
-            return [a["label"] for a in group.get("attributes") or [] if isinstance(a, dict) and a.get("label")]
+            members = group.get("attributes")
+            return [a["label"] for a in members if isinstance(a, dict) and isinstance(a.get("label"), str)] \
+                if isinstance(members, list) else []
     return []
 
 
-def _unique(values: list[str]) -> list[str]:
+def _unique(values: list) -> list[str]:
     seen: dict[str, None] = {}
     for value in values:
-        value = _clean(value)
+        value = _clean(value) if isinstance(value, str) else None
         if value:
             seen.setdefault(value, None)
     return list(seen)
 
 
+def _unexpected(where: str, exc: Exception) -> str:
+    return f"unexpected shape in {where} ({type(exc).__name__}: {exc})"
+
+
+#: What a reader of an unexpectedly shaped model can raise; anything else is a bug, not a page.
+_SHAPE_ERRORS = (TypeError, AttributeError, ValueError, KeyError, IndexError)
+
+
 # ---------------------------------------------------------------- search pages
 
 
-def _card_from_model(result: dict, position: int, base_url: str) -> dict:
-    job_key = _clean(result.get("jobkey"))
+def is_sponsored(result: dict) -> bool:
+    """A sponsored card (an ad): ``sponsored: true``, an ``adId``, or a ``/pagead/`` click link.
+    (``showSponsoredLabel`` is false on real sponsored cards too, so it is not a marker.)"""
+    link = result.get("link")
+    return (result.get("sponsored") is True or bool(result.get("adId"))
+            or (isinstance(link, str) and link.startswith("/pagead/")))
+
+
+def _card_from_model(result: dict, position: int, base_url: str, currency: str | None) -> dict:
+    fields = _Fields()
+    job_key = fields.text(result.get("jobkey"), "jobkey")
     if not job_key:
         raise PageError(f"card {position} has no jobkey")
-    title = _clean(result.get("displayTitle") or result.get("title"))
+    title = fields.text(result.get("displayTitle"), "displayTitle") or fields.text(result.get("title"), "title")
     if not title:
         raise PageError(f"card {job_key} has no title")
-    location = _clean(result.get("formattedLocation"))
-    salary = _salary(_dig(result, "extractedSalary", "min"), _dig(result, "extractedSalary", "max"),
-                     _dig(result, "extractedSalary", "type"), _dig(result, "salarySnippet", "currency"), False)
+    location = fields.text(result.get("formattedLocation"), "formattedLocation")
+    snippet = fields.obj(result.get("salarySnippet"), "salarySnippet")
+    extracted = fields.obj(result.get("extractedSalary"), "extractedSalary")
+    salary = _salary(fields, extracted, "extractedSalary", ("min", "max", "type"),
+                     salary_currency(snippet.get("currency"), snippet.get("text"), currency), False)
     if not salary:
-        salary = _salary(_dig(result, "estimatedSalary", "min"), _dig(result, "estimatedSalary", "max"),
-                         _dig(result, "estimatedSalary", "type"), _dig(result, "salarySnippet", "currency"), True)
+        # Indeed's own estimate: its currency is the site's (salarySnippet.currency is "" or
+        # another country's code on such cards), checked against the range's symbol.
+        estimated = fields.obj(result.get("estimatedSalary"), "estimatedSalary")
+        salary = _salary(fields, estimated, "estimatedSalary", ("min", "max", "type"),
+                         salary_currency(None, estimated.get("formattedRange"), currency), True)
     if not salary:
-        text_salary = parse_salary_text(_dig(result, "salarySnippet", "text"))
-        salary = {**text_salary, "salary_is_estimate": False} if text_salary else {}
-    job_types = list(result.get("jobTypes") or []) + _taxonomy_labels(result.get("taxonomyAttributes"), "job-types")
-    remote = _remote(result.get("remoteWorkModel"), location)
-    if remote is None and _taxonomy_labels(result.get("taxonomyAttributes"), "remote"):
+        text_salary = parse_salary_text(snippet.get("text"))
+        if text_salary:
+            text_salary["salary_currency"] = salary_currency(None, snippet.get("text"), currency)
+            salary = {**text_salary, "salary_is_estimate": False}
+    attributes = result.get("taxonomyAttributes")
+    job_types = fields.items(result.get("jobTypes"), "jobTypes") + _taxonomy_labels(attributes, "job-types")
+    remote = _remote(fields.obj(result.get("remoteWorkModel"), "remoteWorkModel") or None, location,
+                     fields.flag(result.get("remoteLocation"), "remoteLocation"))
+    if remote is None and _taxonomy_labels(attributes, "remote"):
         remote = True
+    snippet_html = fields.text(result.get("snippet"), "snippet")
     return {
         "job_key": job_key,
         "url": view_job_url(base_url, job_key),
         "title": title,
-        "company": _clean(result.get("company")),
+        "company": fields.text(result.get("company"), "company"),
         "location": location,
         "is_remote": remote,
-        "posted_at": _epoch_ms(result.get("pubDate")),
+        "posted_at": _epoch_ms(fields.number(result.get("pubDate"), "pubDate")),
         **salary,
         "job_types": _unique(job_types),
-        "snippet_text": html_to_text(result.get("snippet") or "") or None,
+        "snippet_text": html_to_text(snippet_html or "") or None,
+        "sponsored": is_sponsored(result),
         "position": position,
+        "odd_fields": fields.odd,
     }
 
 
 def _total_from_model(model: dict) -> int | None:
     tiers = _dig(model, "metaData", "mosaicProviderJobCardsModel", "tierSummaries")
     if isinstance(tiers, list) and tiers:
-        counts = [t.get("jobCount") for t in tiers if isinstance(t, dict) and isinstance(t.get("jobCount"), int)]
+        counts = [t.get("jobCount") for t in tiers if isinstance(t, dict) and isinstance(t.get("jobCount"), int)
+                  and not isinstance(t.get("jobCount"), bool)]
         if counts:
             return sum(counts)
     return None
 
 
-def _dom_cards(text: str, base_url: str) -> tuple[list[dict], int | None, list[str]]:
+def _dom_cards(text: str, base_url: str, currency: str | None) -> tuple[list[dict], int | None, list[str]]:
     root = lxml.html.fromstring(text)
     cards: list[dict] = []
     skipped: list[str] = []
@@ -352,7 +531,10 @@ def _dom_cards(text: str, base_url: str) -> tuple[list[dict], int | None, list[s
         location = first('[data-testid="text-location"], div.companyLocation')
         salary_text = first('[data-testid="attribute_snippet_testid"].salary-snippet-container, div.salary-snippet-container')
         salary = parse_salary_text(salary_text)
+        if salary:
+            salary["salary_currency"] = salary_currency(None, salary_text, currency)
         snippet = _select(card, "div.job-snippet, [data-testid='jobsnippet_footer']")
+        href = link[0].get("href") or ""
         cards.append({
             "job_key": job_key,
             "url": view_job_url(base_url, job_key),
@@ -364,7 +546,9 @@ def _dom_cards(text: str, base_url: str) -> tuple[list[dict], int | None, list[s
             **({**salary, "salary_is_estimate": False} if salary else {}),
             "job_types": [],
             "snippet_text": html_to_text(lxml.html.tostring(snippet[0], encoding="unicode")) if snippet else None,
+            "sponsored": href.startswith("/pagead/"),
             "position": len(cards),
+            "odd_fields": [],
         })
     total = None
     count = _select(root, "div.jobsearch-JobCountAndSortPane-jobCount")
@@ -381,11 +565,14 @@ def _no_results(text: str) -> bool:
 def parse_search_page(text: str, base_url: str) -> SearchPage:
     """The cards and total of a search page (model first, DOM cards when the model is unusable).
 
-    Raises :class:`PageError` when the page is a block page or holds neither cards nor an explicit
-    "no results" message (an unreadable page is never taken for an empty result)."""
+    A card whose required fields are missing or of an unexpected shape is skipped with its reason
+    (``SearchPage.skipped``); the page's other cards are kept. Raises :class:`PageError` when the
+    page is a block page or holds neither cards nor an explicit "no results" message (an
+    unreadable page is never taken for an empty result)."""
     reason = block_reason(text)
     if reason:
         raise PageError(reason)
+    currency = site_currency(base_url)
     model_error = None
     try:
         model = extract_js_object(text, MOSAIC_MARKER)
@@ -400,13 +587,15 @@ def parse_search_page(text: str, base_url: str) -> SearchPage:
             try:
                 if not isinstance(result, dict):
                     raise PageError(f"card {position} is not an object")
-                page.cards.append(_card_from_model(result, position, base_url))
+                page.cards.append(_card_from_model(result, position, base_url, currency))
             except PageError as exc:
                 page.skipped.append(exc.reason)
+            except _SHAPE_ERRORS as exc:
+                page.skipped.append(_unexpected(f"card {position}", exc))
         if page.total is None and page.cards:
             page.skipped.append("job-cards model has no tierSummaries total")
         return page
-    cards, total, skipped = _dom_cards(text, base_url)
+    cards, total, skipped = _dom_cards(text, base_url, currency)
     if not cards and not _no_results(text):
         raise PageError(f"search page has no usable job-cards model ({model_error or 'absent'}) and no DOM cards")
     return SearchPage(cards=cards, total=total if total is not None else (0 if not cards else None),
@@ -428,16 +617,30 @@ def _json_ld_posting(root) -> dict | None:
     return None
 
 
-def _check_description(description_html: str | None) -> tuple[str, str]:
-    if description_html is None:
+def description_html(value: Any, path: str = "sanitizedJobDescription") -> str | None:
+    """A description as HTML: a string (desktop pages), or an object whose ``content`` is one (the
+    embedded mobile page); None when absent. Any other shape is refused with its path."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        content = value.get("content")
+        if content is None or isinstance(content, str):
+            return content
+        raise PageError(f"unexpected shape: {path}.content is a {type(content).__name__}, not text")
+    raise PageError(f"unexpected shape: {path} is a {type(value).__name__}, not text or {{content}}")
+
+
+def _check_description(value: Any, path: str = "description") -> tuple[str, str]:
+    html = description_html(value, path)
+    if html is None:
         raise PageError("missing field: description")
-    size = len(description_html.encode("utf-8"))
+    size = len(html.encode("utf-8"))
     if size > MAX_DESCRIPTION_BYTES:
         raise PageError(f"description too large: {size} bytes > {MAX_DESCRIPTION_BYTES}")
-    text = html_to_text(description_html)
+    text = html_to_text(html)
     if not text:
         raise PageError("empty description")
-    return description_html, text
+    return html, text
 
 
 def parse_job_page(text: str, url: str) -> dict:
@@ -445,7 +648,8 @@ def parse_job_page(text: str, url: str) -> dict:
 
     Source order: ``_initialData`` model, then the JSON-LD ``JobPosting`` block, then the DOM
     (``#jobDescriptionText`` and the header). Raises :class:`PageError` with the reason when the
-    page is a block page, or lacks a title or a usable description."""
+    page is a block page, or lacks a title or a usable description. A field of an unexpected
+    shape in one source lets the next source try; the reason names the field."""
     reason = block_reason(text)
     if reason:
         raise PageError(reason)
@@ -457,13 +661,17 @@ def parse_job_page(text: str, url: str) -> dict:
     info = _dig(data, "jobInfoWrapperModel", "jobInfoModel")
     if data is not None and not isinstance(info, dict):
         model_error = "_initialData has no jobInfoWrapperModel.jobInfoModel"
-    job_key = job_key_from_url(url) or (_clean(data.get("jobKey")) if isinstance(data, dict) else None)
+    job_key = job_key_from_url(url)
+    if not job_key and isinstance(data, dict) and isinstance(data.get("jobKey"), str):
+        job_key = _clean(data["jobKey"])
     errors: list[str] = []
     if isinstance(info, dict):
         try:
-            return _posting_from_model(info, job_key, url)
+            return _posting_from_model(data, info, job_key, url)
         except PageError as exc:  # a broken model may still be rescued by a fallback
             errors.append(exc.reason)
+        except _SHAPE_ERRORS as exc:
+            errors.append(_unexpected("_initialData", exc))
     else:
         errors.append(model_error or "no _initialData")
     root = lxml.html.fromstring(text) if text.strip() else None
@@ -471,11 +679,14 @@ def parse_job_page(text: str, url: str) -> dict:
     if ld is None:
         errors.append("no JSON-LD")
     else:
-        job_key = job_key or _clean(_dig(ld, "identifier", "value"))
+        if not job_key and isinstance(_dig(ld, "identifier", "value"), str):
+            job_key = _clean(_dig(ld, "identifier", "value"))
         try:
             return _posting_from_json_ld(ld, root, job_key, url)
         except PageError as exc:
             errors.append(f"JSON-LD: {exc.reason}")
+        except _SHAPE_ERRORS as exc:
+            errors.append(f"JSON-LD: {_unexpected('JobPosting', exc)}")
     if root is None or not _select(root, "#jobDescriptionText"):
         errors.append("no #jobDescriptionText")
     else:
@@ -486,72 +697,126 @@ def parse_job_page(text: str, url: str) -> dict:
     raise PageError(f"{errors[0]} (fallbacks: {'; '.join(errors[1:])})")
 
 
-def _posting_from_model(info: dict, job_key: str | None, url: str) -> dict:
-    header = info.get("jobInfoHeaderModel") or {}
-    metadata = info.get("jobMetadataHeaderModel") or {}
-    title = _clean(header.get("jobTitle"))
+def _job_salary(fields: _Fields, data: dict, info: dict, header: dict, currency: str | None) -> dict:
+    """The job page's pay: the published salary (``salaryInfoModel`` at the top level of
+    ``_initialData``; older layouts also under ``jobInfoModel`` or the details section), then the
+    header's ``salary*`` fields, then Indeed's estimate (``salaryGuideModel.estimatedSalaryModel``)."""
+    guide = fields.obj(data.get("salaryGuideModel"), "salaryGuideModel")
+    country = guide.get("country") if isinstance(guide.get("country"), str) else data.get("country")
+    default = _COUNTRY_CURRENCY.get(country.upper()) if isinstance(country, str) else None
+    default = default or currency
+    published = [
+        ("salaryInfoModel", data.get("salaryInfoModel")),
+        ("jobInfoModel.salaryInfoModel", info.get("salaryInfoModel")),
+        ("jobDetailsSection.salaryInfoModel",
+         _dig(info, "jobDescriptionSectionModel", "jobDetailsSection", "salaryInfoModel")),
+    ]
+    for path, value in published:
+        model = fields.obj(value, path)
+        code = salary_currency(model.get("salaryCurrency"), model.get("salaryText"), default)
+        salary = _salary(fields, model, path, ("salaryMin", "salaryMax", "salaryType"), code, False)
+        if salary:
+            return salary
+        parsed = parse_salary_text(model.get("salaryText"))
+        if parsed:
+            parsed["salary_currency"] = salary_currency(None, model.get("salaryText"), default)
+            return {**parsed, "salary_is_estimate": False}
+    salary = _salary(fields, header, "jobInfoHeaderModel", ("salaryMin", "salaryMax", "salaryType"),
+                     salary_currency(header.get("salaryCurrency"), None, default), False)
+    if salary:
+        return salary
+    estimates = [("salaryGuideModel.estimatedSalaryModel", guide.get("estimatedSalaryModel")),
+                 ("jobInfoModel.salaryGuideModel.estimatedSalaryModel",
+                  _dig(info, "salaryGuideModel", "estimatedSalaryModel"))]
+    for path, value in estimates:
+        model = fields.obj(value, path)
+        salary = _salary(fields, model, path, ("min", "max", "type"),
+                         salary_currency(None, model.get("formattedRange"), default), True)
+        if salary:
+            return salary
+    return {}
+
+
+def _posting_from_model(data: dict, info: dict, job_key: str | None, url: str) -> dict:
+    fields = _Fields()
+    header = fields.obj(info.get("jobInfoHeaderModel"), "jobInfoHeaderModel")
+    metadata = fields.obj(info.get("jobMetadataHeaderModel"), "jobMetadataHeaderModel")
+    title = header.get("jobTitle")
+    if title is not None and not isinstance(title, str):
+        raise PageError(f"unexpected shape: jobInfoHeaderModel.jobTitle is a {type(title).__name__}, not text")
+    title = _clean(title)
     if not title:
         raise PageError("missing field: jobInfoHeaderModel.jobTitle")
-    description_html, description_text = _check_description(info.get("sanitizedJobDescription"))
-    location = _clean(header.get("formattedLocation"))
-    salary_info = info.get("salaryInfoModel") or {}
-    salary = _salary(salary_info.get("salaryMin"), salary_info.get("salaryMax"), salary_info.get("salaryType"),
-                     salary_info.get("salaryCurrency"), False)
-    if not salary:
-        estimate = _dig(info, "salaryGuideModel", "estimatedSalaryModel") or {}
-        salary = _salary(estimate.get("min"), estimate.get("max"), estimate.get("type"),
-                         estimate.get("currency") or salary_info.get("salaryCurrency"), True)
-    if not salary and salary_info.get("salaryText"):
-        parsed = parse_salary_text(salary_info["salaryText"])
-        salary = {**parsed, "salary_is_estimate": False} if parsed else {}
+    html, description_text = _check_description(info.get("sanitizedJobDescription"),
+                                                 "jobInfoModel.sanitizedJobDescription")
+    location = fields.text(header.get("formattedLocation"), "jobInfoHeaderModel.formattedLocation")
+    salary = _job_salary(fields, data, info, header, site_currency(url))
     job_type = metadata.get("jobType")
     job_types = [part.strip() for part in job_type.split(",")] if isinstance(job_type, str) else []
+    job_types += _taxonomy_labels(header.get("taxonomyAttributes"), "job-types")
+    remote_model = header.get("remoteWorkModel") or info.get("remoteWorkModel")
+    remote = _remote(fields.obj(remote_model, "jobInfoHeaderModel.remoteWorkModel") or None, location,
+                     fields.flag(header.get("remoteLocation"), "jobInfoHeaderModel.remoteLocation"))
+    created = fields.number(_dig(info, "jobMetadataFooterModel", "createDate"), "jobMetadataFooterModel.createDate")
+    if not job_key and isinstance(info.get("jobKey"), str):
+        job_key = _clean(info["jobKey"])
     return {
-        "job_key": job_key or _clean(info.get("jobKey")),
+        "job_key": job_key,
         "url": url,
         "title": title,
-        "company": _clean(header.get("companyName")),
+        "company": fields.text(header.get("companyName"), "jobInfoHeaderModel.companyName"),
         "location": location,
-        "is_remote": _remote(header.get("remoteWorkModel") or info.get("remoteWorkModel"), location),
-        "posted_at": _epoch_ms(_dig(info, "jobMetadataFooterModel", "createDate")),
+        "is_remote": remote,
+        "posted_at": _epoch_ms(created),
         **salary,
         "job_types": _unique(job_types),
-        "description_html": description_html,
+        "sponsored": data.get("sponsored") is True,
+        "description_html": html,
         "description_text": description_text,
         "parsed_from": "model",
+        "odd_fields": fields.odd,
     }
 
 
 def _posting_from_json_ld(ld: dict, root, job_key: str | None, url: str) -> dict:
-    title = _clean(ld.get("title"))
+    fields = _Fields()
+    title = ld.get("title")
+    if title is not None and not isinstance(title, str):
+        raise PageError(f"unexpected shape: JobPosting.title is a {type(title).__name__}, not text")
+    title = _clean(title)
     if not title:
         raise PageError("missing field: JobPosting.title")
     description = ld.get("description")
     dom = _select(root, "#jobDescriptionText")
     if not description and dom:
         description = lxml.html.tostring(dom[0], encoding="unicode")
-    description_html, description_text = _check_description(description)
-    value = _dig(ld, "baseSalary", "value") or {}
-    salary = _salary(value.get("minValue", value.get("value")), value.get("maxValue", value.get("value")),
-                     value.get("unitText"), _dig(ld, "baseSalary", "currency"), False)
-    address = _dig(ld, "jobLocation", "address") or {}
-    location = ", ".join(p for p in (address.get("addressLocality"), address.get("addressRegion")) if p) or None
+    html, description_text = _check_description(description, "JobPosting.description")
+    base_salary = fields.obj(ld.get("baseSalary"), "JobPosting.baseSalary")
+    value = fields.obj(base_salary.get("value"), "JobPosting.baseSalary.value")
+    value = {"min": value.get("minValue", value.get("value")), "max": value.get("maxValue", value.get("value")),
+             "unit": value.get("unitText")}
+    salary = _salary(fields, value, "JobPosting.baseSalary.value", ("min", "max", "unit"),
+                     salary_currency(base_salary.get("currency"), None, site_currency(url)), False)
+    address = fields.obj(_dig(ld, "jobLocation", "address"), "JobPosting.jobLocation.address")
+    parts = [fields.text(address.get(k), f"address.{k}") for k in ("addressLocality", "addressRegion")]
+    location = ", ".join(p for p in parts if p) or None
     employment = ld.get("employmentType") or []
-    employment = [employment] if isinstance(employment, str) else employment
+    employment = [employment] if isinstance(employment, str) else fields.items(employment, "JobPosting.employmentType")
     remote = True if ld.get("jobLocationType") == "TELECOMMUTE" else _remote(None, location)
     return {
         "job_key": job_key,
         "url": url,
         "title": title,
-        "company": _clean(_dig(ld, "hiringOrganization", "name")),
+        "company": fields.text(_dig(ld, "hiringOrganization", "name"), "JobPosting.hiringOrganization.name"),
         "location": location or ("Remote" if remote else None),
         "is_remote": remote,
         "posted_at": _iso_datetime(ld.get("datePosted")),
         **salary,
-        "job_types": _unique([_JOB_TYPES.get(str(e).upper(), str(e)) for e in employment]),
-        "description_html": description_html,
+        "job_types": _unique([_JOB_TYPES.get(e.upper(), e) for e in employment if isinstance(e, str)]),
+        "description_html": html,
         "description_text": description_text,
         "parsed_from": "json-ld",
+        "odd_fields": fields.odd,
     }
 
 
@@ -565,10 +830,13 @@ def _posting_from_dom(root, job_key: str | None, url: str) -> dict:
         title = title[: -len("- job post")].strip()
     if not title:
         raise PageError("missing field: title (no model, no JSON-LD, no h1)")
-    description_html = lxml.html.tostring(_select(root, "#jobDescriptionText")[0], encoding="unicode")
-    description_html, description_text = _check_description(description_html)
+    html = lxml.html.tostring(_select(root, "#jobDescriptionText")[0], encoding="unicode")
+    html, description_text = _check_description(html)
     location = first('[data-testid="inlineHeader-companyLocation"], [data-testid="job-location"]')
-    salary = parse_salary_text(first("#salaryInfoAndJobType"))
+    salary_text = first("#salaryInfoAndJobType")
+    salary = parse_salary_text(salary_text)
+    if salary:
+        salary["salary_currency"] = salary_currency(None, salary_text, site_currency(url))
     return {
         "job_key": job_key,
         "url": url,
@@ -579,15 +847,16 @@ def _posting_from_dom(root, job_key: str | None, url: str) -> dict:
         "posted_at": None,
         **({**salary, "salary_is_estimate": False} if salary else {}),
         "job_types": [],
-        "description_html": description_html,
+        "description_html": html,
         "description_text": description_text,
         "parsed_from": "dom",
+        "odd_fields": [],
     }
 
 
 def merge_card(posting: dict, card: dict | None) -> dict:
     """The job page's fields, completed by the search card's where the job page had none
-    (posted date, salary, job types, remote flag)."""
+    (posted date, salary, job types, remote flag, sponsored)."""
     if not card:
         return posting
     merged = dict(posting)
@@ -599,4 +868,6 @@ def merge_card(posting: dict, card: dict | None) -> dict:
         for key in ("salary_min", "salary_max", "salary_period", "salary_currency", "salary_is_estimate"):
             merged[key] = card.get(key)
     merged["job_types"] = _unique(list(merged.get("job_types") or []) + list(card.get("job_types") or []))
+    merged["sponsored"] = bool(merged.get("sponsored") or card.get("sponsored"))
+    merged["odd_fields"] = list(merged.get("odd_fields") or []) + [f"card {f}" for f in card.get("odd_fields") or []]
     return merged

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 #: Settings for a crawl of a server on this machine (the sandbox): no politeness delays.
 LOOPBACK_SETTINGS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "RETRY_BACKOFF_BASE": 0.2,
+                     "INDEED_BLOCK_BACKOFF": 0.2,
                      "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16}
 
 
@@ -44,8 +45,9 @@ def is_loopback(base_url: str) -> bool:
 
 def proxy_environment(conn_id: str = INDEED_PROXY_CONN_ID) -> dict[str, str]:
     """Environment for the crawl's proxy middleware, from the Airflow connection ``indeed_proxy``
-    (password = API key; extra ``{"api": "scrapeops"|"zyte", "endpoint": URL}``). Empty when the
-    connection does not exist or has no key: the crawl then goes direct."""
+    (password = API key; extra ``{"api": "scrapeops"|"zyte", "endpoint": URL, "options": {...}}``,
+    options being the API's own, e.g. ``{"country": "us"}``). Empty when the connection does not
+    exist or has no key: the crawl then goes direct."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -60,6 +62,8 @@ def proxy_environment(conn_id: str = INDEED_PROXY_CONN_ID) -> dict[str, str]:
     env = {"JOBREQS_INDEED_PROXY_KEY": conn.password, "JOBREQS_INDEED_PROXY_API": str(extra.get("api", "scrapeops"))}
     if extra.get("endpoint"):
         env["JOBREQS_INDEED_PROXY_ENDPOINT"] = str(extra["endpoint"])
+    if isinstance(extra.get("options"), dict):
+        env["JOBREQS_INDEED_PROXY_OPTIONS"] = json.dumps(extra["options"])
     logger.info("crawl goes through the %s proxy API (connection %s)", env["JOBREQS_INDEED_PROXY_API"], conn_id)
     return env
 
@@ -72,8 +76,9 @@ def _records(path: Path) -> Iterator[dict]:
 
 
 def _run_crawl(out_dir: Path, keywords: list[str], locations: list[str], base_url: str,
-               max_pages: int | None, settings: dict, timeout: float | None) -> None:
-    command = [sys.executable, "-m", "scrapers.indeed.crawl", "--out", str(out_dir), "--base-url", base_url]
+               max_pages: int | None, settings: dict, timeout: float | None, day: dt.date) -> None:
+    command = [sys.executable, "-m", "scrapers.indeed.crawl", "--out", str(out_dir), "--base-url", base_url,
+               "--day", day.isoformat()]
     command += [a for k in keywords for a in ("--keyword", k)]
     command += [a for loc in locations for a in ("--location", loc)]
     if max_pages is not None:
@@ -116,8 +121,13 @@ def scrape_indeed(lake_root, day: dt.date | str, keywords: list[str], locations:
     with tempfile.TemporaryDirectory(prefix="jobreqs-indeed-") as tmp:
         out_dir = Path(tmp)
         logger.info("crawling %s for %s: keywords %s x locations %s", base_url, day, keywords, locations)
-        _run_crawl(out_dir, list(keywords), list(locations), base_url, max_pages, overrides, timeout)
+        _run_crawl(out_dir, list(keywords), list(locations), base_url, max_pages, overrides, timeout, day)
         manifest = json.loads((out_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        if manifest.get("stop_message"):
+            # A wall of Cloudflare challenges or a proxy API that refused the key: the message says
+            # what to configure; the lake's snapshot is left as it was.
+            raise RuntimeError(f"Indeed crawl of {base_url} collected nothing usable: {manifest['stop_message']} "
+                               f"The lake's snapshot for {day} is left unchanged.")
         if manifest["postings"] == 0 and (manifest["errors"] or manifest["blocked"]):
             # A crawl that was blocked or failed throughout must not replace a good snapshot.
             raise RuntimeError(

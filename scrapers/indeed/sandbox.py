@@ -1,27 +1,39 @@
 """A sandbox Indeed: a local HTTP server with Indeed's real page structure, for tests and demos.
 
-    with sandbox_server() as base_url:   # e.g. http://127.0.0.1:41234
+    with sandbox_server(day=D) as base_url:   # e.g. http://127.0.0.1:41234
         ...point the spider at base_url...
 
-It serves, from the fixture day in ``sandbox_data/day.json`` (rebuilt by
-``python -m scrapers.indeed.sandbox_data.generate``):
+It serves the postings of a date (``day``; default: the current UTC date, following the clock),
+new every day and built reproducibly from the date by ``sandbox_data.generate.build`` (so a date
+re-run sees the same pages, and a month of dates draws a trend):
 
-* ``/jobs?q=KEYWORD&l=remote&start=N`` - search pages, 10 cards a page, with the card model
-  embedded as ``window.mosaic.providerData["mosaic-provider-jobcards"]={...};`` and the DOM cards;
-  keywords 'data scientist' (3 pages), 'data analyst' and 'data engineer' (2 pages each), postings
-  shared by two keywords; one page hides its model (DOM fallback); one answers with a CAPTCHA
-  page on every other request; unknown searches get Indeed's "no results" page;
-* ``/viewjob?jk=KEY`` - job pages embedding ``window._initialData={...};``, a JSON-LD
-  ``JobPosting`` and ``#jobDescriptionText``; some serve only the fallbacks, some are malformed
-  (truncated JSON, missing title, non-UTF-8 bytes, empty or 5 MB description), two answer 429 or
-  503 on every other request;
+* ``/jobs?q=KEYWORD&l=remote&filter=0&start=N`` - search pages, 10 organic cards a page (plus the
+  sponsored cards on page 1), with the card model embedded as
+  ``window.mosaic.providerData["mosaic-provider-jobcards"]={...};`` and the DOM cards; keywords
+  'data scientist' (3 pages), 'data analyst' and 'data engineer' (2 pages each), postings shared by
+  two keywords; one page hides its model (DOM fallback); one answers with Cloudflare's challenge
+  on every other request; unknown searches get Indeed's "no results" page. A search without
+  ``filter=0`` gets fewer results, as Indeed folds "similar" postings away;
+* ``/viewjob?jk=KEY`` - job pages embedding ``window._initialData={...};`` with the pay where real
+  pages have it (top-level ``salaryInfoModel`` / ``salaryGuideModel.estimatedSalaryModel``; the
+  header's ``salary*`` null), a JSON-LD ``JobPosting`` and ``#jobDescriptionText``; some serve
+  only the fallbacks, one its description as ``{"content": ...}``, some are malformed (truncated
+  JSON, missing title, non-UTF-8 bytes, empty or 5 MB description), two answer 429 or 503 on
+  every other request;
 * ``/jobs?q=synthetic+N`` - a generated search claiming N results (pages stop at Indeed's 1,000
   cap), for the cap test and the benchmark.
+
+Blocks are answered as Cloudflare answers them: HTTP 403 (or 429) with ``cf-mitigated:
+challenge``, ``server: cloudflare``, a ``cf-ray`` and the "Just a moment..." page. With
+``challenge_direct=True`` every request is challenged unless it carries the clearance cookie that
+the sandbox proxy APIs (``scrapers/proxy_sandbox.py``) send, as a real proxy API gets past the
+challenge and a direct client does not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import html
 import json
@@ -29,25 +41,31 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, quote_plus, urlparse
 
 from jobreqs.local_server import serving
+from scrapers.indeed.sandbox_data.generate import OBJECT_DESCRIPTION, build
 
-DAY_FILE = Path(__file__).resolve().parent / "sandbox_data" / "day.json"
 PAGE_SIZE = 10
 RESULT_CAP = 1000  # Indeed serves no page past start=990
 SYNTHETIC = re.compile(r"^synthetic (\d+)$")
 HUGE_DESCRIPTION_BYTES = 5 * 1024 * 1024
 _PERIOD_LABEL = {"HOURLY": "an hour", "DAILY": "a day", "WEEKLY": "a week", "MONTHLY": "a month", "YEARLY": "a year"}
+#: The cookie a client that passed the challenge carries (the sandbox proxy APIs send it).
+CLEARANCE_COOKIE = "cf_clearance"
+CLEARANCE_VALUE = "sandbox-proxy-clearance"
+#: Without filter=0, this share of each search's postings is folded away as "similar".
+FOLDED_WITHOUT_FILTER = 0.2
 
 
-@lru_cache(maxsize=1)
-def load_day(path: Path = DAY_FILE) -> dict:
-    """The fixture day (postings, searches, odd pages)."""
-    return json.loads(path.read_text(encoding="utf-8"))
+def load_day(day: dt.date | None = None) -> dict:
+    """The postings of ``day`` (default: today, UTC) as the sandbox serves them."""
+    return build(day or dt.datetime.now(dt.timezone.utc).date())
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def _script_json(value) -> str:
@@ -55,12 +73,27 @@ def _script_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
 def _salary_text(salary: dict | None) -> str | None:
+    """The text Indeed publishes for a salary ("$50 - $60 an hour", "From $95,000 a year")."""
     if not salary:
         return None
-    def money(v: float) -> str:
-        return f"${v:,.0f}"
-    return f"{money(salary['min'])} - {money(salary['max'])} {_PERIOD_LABEL[salary['type']]}"
+    period = _PERIOD_LABEL[salary["type"]]
+    if salary.get("open") == "from":
+        return f"From {_money(salary['min'])} {period}"
+    if salary.get("open") == "upto":
+        return f"Up to {_money(salary['max'])} {period}"
+    return f"{_money(salary['min'])} - {_money(salary['max'])} {period}"
+
+
+def _estimate_range(salary: dict) -> str:
+    """An estimate's ``formattedRange`` ("$69.7K - $103K a year")."""
+    def short(value: float) -> str:
+        return f"${value / 1000:.3g}K"
+    return f"{short(salary['min'])} - {short(salary['max'])} {_PERIOD_LABEL[salary['type']]}"
 
 
 def _synthetic_posting(total: int, index: int) -> dict:
@@ -75,9 +108,9 @@ def _synthetic_posting(total: int, index: int) -> dict:
     )
     return {
         "job_key": key, "title": f"Synthetic Data Role {index}", "company": f"Company {int(digest[:4], 16) % 500}",
-        "location": "Remote", "remote_type": "REMOTE_FULLY", "minutes_ago": index % (23 * 60),
-        "salary": {"min": 100000, "max": 120000, "type": "YEARLY", "estimate": False} if index % 3 == 0 else None,
-        "job_types": ["Full-time"], "description_html": body, "variant": "full",
+        "location": "Remote", "remote_type": "REMOTE_ALWAYS", "minutes_ago": index % (23 * 60),
+        "salary": {"min": 100000, "max": 120000, "type": "YEARLY", "estimate": False, "open": None} if index % 3 == 0 else None,
+        "job_types": ["Full-time"], "description_html": body, "variant": "full", "sponsored": False,
     }
 
 
@@ -90,18 +123,41 @@ def _synthetic_key(key: str) -> tuple[int, int] | None:
     return None
 
 
-class SandboxIndeed:
-    """The sandbox's pages as a function of the request; thread-safe counters for odd answers."""
+def _folded(key: str) -> bool:
+    """Whether Indeed would fold this posting away as "similar" in a search without filter=0."""
+    return int(hashlib.sha1(key.encode()).hexdigest()[:4], 16) / 0xFFFF < FOLDED_WITHOUT_FILTER
 
-    def __init__(self, day: dict, now_ms: int | None = None):
-        self.day = day
-        self.by_key = {p["job_key"]: p for p in day["postings"]}
-        self.now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-        self.dom_only = {(k, s) for k, s in day.get("dom_only_search_pages", [])}
-        self.flaky = {self._flaky_id(f): f["answer"] for f in day.get("flaky", [])}
+
+class SandboxIndeed:
+    """The sandbox's pages as a function of the request; thread-safe counters for odd answers.
+
+    ``day``: the date served (None: today's, following the clock); ``now_ms``: the clock the
+    pages' dates are relative to (default: now, or the end of ``day`` when it is past)."""
+
+    def __init__(self, day: dt.date | None = None, now_ms: int | None = None, challenge_direct: bool = False):
+        self.fixed_day = day
+        self.fixed_now_ms = now_ms
+        self.challenge_direct = challenge_direct
         self.hits: dict[str, int] = {}
         self.requests = 0
+        self.challenges = 0
         self._lock = threading.Lock()
+
+    @property
+    def day(self) -> dict:
+        return build(self.fixed_day or _today())
+
+    @property
+    def now_ms(self) -> int:
+        if self.fixed_now_ms is not None:
+            return self.fixed_now_ms
+        now = int(time.time() * 1000)
+        end = dt.datetime.combine((self.fixed_day or _today()) + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+        return min(now, int(end.timestamp() * 1000) - 60_000)
+
+    def by_key(self) -> dict[str, dict]:
+        day = self.day
+        return {p["job_key"]: p for p in day["postings"] + day["stale_ads"]}
 
     @staticmethod
     def _flaky_id(spec: dict) -> str:
@@ -111,18 +167,32 @@ class SandboxIndeed:
 
     def _flaky_answer(self, ident: str):
         """The odd answer on odd-numbered requests of a flaky URL (1st, 3rd, ...), else None."""
-        answer = self.flaky.get(ident)
+        flaky = {self._flaky_id(f): f["answer"] for f in self.day.get("flaky", [])}
+        answer = flaky.get(ident)
         if answer is None:
             return None
         with self._lock:
             self.hits[ident] = self.hits.get(ident, 0) + 1
             return answer if self.hits[ident] % 2 == 1 else None
 
+    def _challenge(self, status: int = 403) -> tuple[int, dict, bytes]:
+        with self._lock:
+            self.challenges += 1
+            ray = hashlib.sha1(str(self.challenges).encode()).hexdigest()[:16]
+        headers = {"Content-Type": "text/html; charset=UTF-8", "cf-mitigated": "challenge", "Server": "cloudflare",
+                   "cf-ray": f"{ray}-IAD", "Cache-Control": "private, max-age=0, no-store, no-cache, must-revalidate"}
+        return status, headers, challenge_page().encode()
+
     # ------------------------------------------------------------ routing
 
-    def answer(self, raw_path: str) -> tuple[int, str, bytes]:
+    def answer(self, raw_path: str, headers=None) -> tuple[int, dict, bytes]:
+        """``(status, headers, body)`` for a GET of ``raw_path`` with the request's ``headers``."""
         with self._lock:
             self.requests += 1
+            count = self.requests
+        html_type = {"Content-Type": "text/html; charset=utf-8"}
+        if self.challenge_direct and not _cleared(headers):
+            return self._challenge(429 if count % 4 == 0 else 403)
         url = urlparse(raw_path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         if url.path == "/jobs":
@@ -130,116 +200,156 @@ class SandboxIndeed:
             try:
                 start = int(query.get("start", "0"))
             except ValueError:
-                return 400, "text/plain", b"bad start"
+                return 400, {"Content-Type": "text/plain"}, b"bad start"
             odd = self._flaky_answer(f"/jobs|{keyword}|{start}")
-            if odd == "captcha":
-                return 200, "text/html; charset=utf-8", captcha_page().encode()
+            if odd == "challenge":
+                return self._challenge()
             if isinstance(odd, int):
-                return odd, "text/html", f"<html><body>HTTP {odd}</body></html>".encode()
-            return 200, "text/html; charset=utf-8", self.search_page(keyword, query.get("l", ""), start)
+                return odd, html_type, f"<html><body>HTTP {odd}</body></html>".encode()
+            unfiltered = query.get("filter") == "0"
+            return 200, html_type, self.search_page(keyword, query.get("l", ""), start, unfiltered)
         if url.path == "/viewjob":
             key = query.get("jk", "")
             odd = self._flaky_answer(f"/viewjob|{key}")
-            if odd == "captcha":
-                return 200, "text/html; charset=utf-8", captcha_page().encode()
+            if odd == "challenge":
+                return self._challenge()
             if isinstance(odd, int):
-                return odd, "text/html", f"<html><body>HTTP {odd}</body></html>".encode()
+                extra = {"Retry-After": "1"} if odd == 429 else {}
+                return odd, {**html_type, **extra}, f"<html><body>HTTP {odd}</body></html>".encode()
             posting = self.posting(key)
             if posting is None:
-                return 404, "text/html", b"<html><body>This job has expired on Indeed</body></html>"
-            return 200, "text/html; charset=utf-8", job_page(posting, self.now_ms)
-        return 404, "text/html", b"<html><body>Not found</body></html>"
+                return 404, html_type, b"<html><body>This job has expired on Indeed</body></html>"
+            return 200, html_type, job_page(posting, self.now_ms)
+        return 404, html_type, b"<html><body>Not found</body></html>"
 
     def posting(self, key: str) -> dict | None:
-        if key in self.by_key:
-            return self.by_key[key]
+        found = self.by_key().get(key)
+        if found:
+            return found
         synthetic = _synthetic_key(key)
         if synthetic and synthetic[1] < synthetic[0]:
             return _synthetic_posting(*synthetic)
         return None
 
-    def search_keys(self, keyword: str, location: str) -> list[str] | tuple[int, int]:
+    def search_keys(self, keyword: str, location: str, unfiltered: bool = True) -> list[str] | tuple[int, int]:
         match = SYNTHETIC.match(keyword)
         if match:
             return int(match.group(1)), 0
-        if location.strip().lower() != self.day["location"]:
+        day = self.day
+        if location.strip().lower() != day["location"]:
             return []
-        return self.day["searches"].get(keyword, [])
+        keys = day["searches"].get(keyword, [])
+        return keys if unfiltered else [k for k in keys if not _folded(k)]
 
-    def search_page(self, keyword: str, location: str, start: int) -> bytes:
-        found = self.search_keys(keyword, location)
+    def search_page(self, keyword: str, location: str, start: int, unfiltered: bool = True) -> bytes:
+        found = self.search_keys(keyword, location, unfiltered)
+        by_key = self.by_key()
+        ads: list[dict] = []
         if isinstance(found, tuple):
             total = found[0]
             stop = min(total, RESULT_CAP, start + PAGE_SIZE)
             postings = [_synthetic_posting(total, i) for i in range(start, stop)] if start < RESULT_CAP else []
         else:
             total = len(found)
-            postings = [self.by_key[k] for k in found[start:start + PAGE_SIZE]]
-        with_model = (keyword, start) not in self.dom_only
-        return search_page(keyword, location, start, total, postings, self.now_ms, with_model).encode("utf-8")
+            postings = [by_key[k] for k in found[start:start + PAGE_SIZE]]
+            if start == 0 and found:
+                ads = [by_key[k] for k in self.day["ads"].get(keyword, [])]
+        with_model = [keyword, start] not in self.day["dom_only_search_pages"]
+        return search_page(keyword, location, start, total, postings, self.now_ms, with_model, ads).encode("utf-8")
 
     @property
     def expected(self) -> dict:
-        """What a full crawl of the fixture day must find: keywords per job key, and the
-        job keys whose pages are malformed (quarantined) with their variant."""
+        """What a full crawl of the day must find: keywords per job key (sponsored postings of the
+        day included, stale ads not), the job keys whose pages are malformed (quarantined) with
+        their variant, and the stale ads (skipped)."""
+        day = self.day
         keywords: dict[str, list[str]] = {}
-        for keyword, keys in self.day["searches"].items():
+        for keyword, keys in day["searches"].items():
             for key in keys:
                 keywords.setdefault(key, []).append(keyword)
-        malformed = {p["job_key"]: p["variant"] for p in self.day["postings"]
-                     if p["variant"] not in ("full", "json_ld_only", "dom_only")}
-        return {"keywords": keywords, "malformed": malformed}
+        for keyword, (ad, _stale) in day["ads"].items():
+            keywords.setdefault(ad, []).append(keyword)
+        malformed = {p["job_key"]: p["variant"] for p in day["postings"]
+                     if p["variant"] not in ("full", "json_ld_only", "dom_only", OBJECT_DESCRIPTION)}
+        return {"keywords": keywords, "malformed": malformed,
+                "stale_ads": [p["job_key"] for p in day["stale_ads"]],
+                "sponsored": [ad for ad, _stale in day["ads"].values()]}
+
+
+def _cleared(headers) -> bool:
+    cookie = headers.get("Cookie", "") if headers is not None else ""
+    return f"{CLEARANCE_COOKIE}={CLEARANCE_VALUE}" in (cookie or "")
 
 
 # ---------------------------------------------------------------- page templates
 
 
-def captcha_page() -> str:
+def challenge_page() -> str:
+    """Cloudflare's managed challenge page, with the markers public detectors look for."""
     return (
-        "<!DOCTYPE html><html><head><title>hCaptcha solve page</title></head><body>"
-        '<form id="challenge-form" action="/captcha" method="POST"><div class="h-captcha" '
-        'data-sitekey="00000000-0000-0000-0000-000000000000"></div></form>'
-        "<p>Please verify you are a human.</p></body></html>"
+        '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
+        '<meta http-equiv="Content-Type" content="text/html; charset=UTF-8"><meta name="robots" content="noindex,nofollow">'
+        '</head><body><div class="main-wrapper" role="main"><div class="main-content">'
+        '<h1 class="zone-name-title h1">www.indeed.com</h1><h2 class="h2" id="challenge-running">Verifying you are '
+        'human. This may take a few seconds.</h2><noscript><div class="h2"><span id="challenge-error-text">Enable '
+        "JavaScript and cookies to continue</span></div></noscript></div></div><script>(function(){window._cf_chl_opt="
+        "{cvId: '3',cZone: \"www.indeed.com\",cType: 'managed'};var cpo=document.createElement('script');"
+        "cpo.src='/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1?ray=sandbox';"
+        "document.getElementsByTagName('head')[0].appendChild(cpo);}());</script></body></html>"
     )
 
 
 def _card_model(p: dict, now_ms: int) -> dict:
-    pub = now_ms - p["minutes_ago"] * 60_000
+    exact = now_ms - p["minutes_ago"] * 60_000
+    pub = exact - exact % 86_400_000  # Indeed's pubDate is rounded to the day
     salary = p["salary"]
     card = {
         "jobkey": p["job_key"], "title": p["title"], "displayTitle": p["title"], "normTitle": p["title"],
         "company": p["company"], "truncatedCompany": p["company"], "formattedLocation": p["location"],
-        "pubDate": pub, "createDate": pub, "formattedRelativeTime": "Today",
+        "pubDate": pub, "createDate": exact, "formattedRelativeTime": "Today" if p["minutes_ago"] < 1440 else "30+ days ago",
         "jobTypes": [],
         "taxonomyAttributes": [
             {"label": "job-types", "attributes": [{"label": t, "suid": hashlib.md5(t.encode()).hexdigest()[:5].upper()} for t in p["job_types"]]},
-            {"label": "remote", "attributes": [{"label": "Remote", "suid": "DSQF7"}] if p["remote_type"] == "REMOTE_FULLY" else []},
+            {"label": "remote", "attributes": [{"label": "Remote", "suid": "DSQF7"}] if p["remote_type"] == "REMOTE_ALWAYS" else []},
         ],
-        "remoteWorkModel": {"inlineText": True, "text": "Remote" if p["remote_type"] == "REMOTE_FULLY" else "Hybrid work",
-                            "type": p["remote_type"]},
+        "remoteLocation": p["remote_type"] == "REMOTE_ALWAYS",
         "snippet": "<ul><li>Uses a config like {\"a\": 1}; see };</li><li>Remote-first team.</li></ul>",
         "viewJobLink": f"/viewjob?jk={p['job_key']}&from=serp&vjs=3",
         "link": f"/rc/clk?jk={p['job_key']}&from=serp&vjs=3",
-        "sponsored": False, "expired": False, "urgentlyHiring": False, "newJob": True,
-        "salarySnippet": {"currency": "USD", "salaryTextFormatted": False, "source": "EXTRACTION",
-                          "text": _salary_text(salary) or ""} if salary and not salary["estimate"] else {},
+        "sponsored": False, "showSponsoredLabel": False, "expired": False, "urgentlyHiring": False, "newJob": True,
+        "salarySnippet": {"currency": "USD", "salaryTextFormatted": False},
         "encryptedFccompanyId": hashlib.md5(p["company"].encode()).hexdigest(),
     }
+    if p["remote_type"]:  # absent from the card otherwise, as on most real cards
+        card["remoteWorkModel"] = {"inlineText": True, "text": "Remote" if p["remote_type"] == "REMOTE_ALWAYS" else "Hybrid work",
+                                   "type": p["remote_type"]}
+    if p.get("sponsored"):
+        ad_id = str(int(hashlib.sha1(p["job_key"].encode()).hexdigest()[:8], 16))
+        card.update(sponsored=True, adId=ad_id, link=f"/pagead/clk?mo=r&ad=-{ad_id}&p=0&fvj=0&vjs=3",
+                    viewJobLink=f"/viewjob?jk={p['job_key']}&from=vjs&viewtype=embedded&adid={ad_id}",
+                    companyBrandingAttributes={"brandingReasons": ["PREMIUM_SPONSORSHIP"]})
     if salary and not salary["estimate"]:
-        card["extractedSalary"] = {"max": salary["max"], "min": salary["min"], "type": salary["type"].lower()}
+        card["extractedSalary"] = {"max": -1 if salary.get("open") == "from" else salary["max"],
+                                   "min": 0 if salary.get("open") == "upto" else salary["min"],
+                                   "type": salary["type"].lower()}
+        card["salarySnippet"] = {"currency": "USD", "salaryTextFormatted": False, "source": "EXTRACTION",
+                                 "text": _salary_text(salary)}
     elif salary:
-        card["estimatedSalary"] = {"formattedRange": _salary_text(salary), "max": salary["max"], "min": salary["min"],
-                                   "type": salary["type"]}
+        # An estimate: the card's salarySnippet.currency says nothing true ("" or another code).
+        card["estimatedSalary"] = {"formattedRange": _estimate_range(salary), "max": salary["max"],
+                                   "min": salary["min"], "type": salary["type"]}
+        card["salarySnippet"] = {"currency": salary.get("snippet_currency", ""), "salaryTextFormatted": False}
     return card
 
 
 def _dom_card(p: dict) -> str:
     e = html.escape
     salary = _salary_text(p["salary"]) if p["salary"] and not p["salary"]["estimate"] else None
+    link = f"/pagead/clk?mo=r&amp;jk={p['job_key']}" if p.get("sponsored") else f"/rc/clk?jk={p['job_key']}&amp;from=serp"
     return (
         '<li><div class="cardOutline tapItem result"><div class="job_seen_beacon"><table><tbody><tr>'
         '<td class="resultContent"><h2 class="jobTitle css-198pbd eu4oa1w0">'
-        f'<a id="job_{p["job_key"]}" data-jk="{p["job_key"]}" href="/rc/clk?jk={p["job_key"]}&amp;from=serp" '
+        f'<a id="job_{p["job_key"]}" data-jk="{p["job_key"]}" href="{link}" '
         f'class="jcs-JobTitle"><span title="{e(p["title"])}">{e(p["title"])}</span></a></h2>'
         f'<div class="company_location"><span data-testid="company-name">{e(p["company"])}</span>'
         f'<div data-testid="text-location">{e(p["location"])}</div></div>'
@@ -250,12 +360,14 @@ def _dom_card(p: dict) -> str:
 
 
 def search_page(keyword: str, location: str, start: int, total: int, postings: list[dict], now_ms: int,
-                with_model: bool = True) -> str:
-    """A search results page as Indeed renders it (model script + DOM cards + pagination)."""
+                with_model: bool = True, ads: list[dict] | None = None) -> str:
+    """A search results page as Indeed renders it (model script + DOM cards + pagination);
+    ``ads``: sponsored cards shown on top of the organic ones."""
     e = html.escape
+    cards = list(ads or []) + postings
     model = {
         "metaData": {"mosaicProviderJobCardsModel": {
-            "results": [_card_model(p, now_ms) for p in postings],
+            "results": [_card_model(p, now_ms) for p in cards],
             "tierSummaries": [{"jobCount": total, "tierType": "DEFAULT", "dedupedJobCount": total}],
             "pageNumber": start // PAGE_SIZE + 1,
             "isNoResultsSearch": total == 0,
@@ -268,7 +380,7 @@ def search_page(keyword: str, location: str, start: int, total: int, postings: l
     pages = ""
     if start + PAGE_SIZE < min(total, RESULT_CAP):
         pages = (f'<nav aria-label="pagination"><a data-testid="pagination-page-next" '
-                 f'href="/jobs?q={quote_plus(keyword)}&amp;l={quote_plus(location)}&amp;start={start + PAGE_SIZE}">Next</a></nav>')
+                 f'href="/jobs?q={quote_plus(keyword)}&amp;l={quote_plus(location)}&amp;filter=0&amp;start={start + PAGE_SIZE}">Next</a></nav>')
     body = (
         f'<div class="jobsearch-JobCountAndSortPane-jobCount"><span>{total:,} jobs</span></div>'
         if total else
@@ -278,7 +390,7 @@ def search_page(keyword: str, location: str, start: int, total: int, postings: l
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{e(keyword.title())} Jobs, Employment in {e(location.title())} | Indeed.com</title></head><body>"
         f'<div id="jobsearch-Main">{body}<div id="mosaic-provider-jobcards"><ul class="css-zu9cdh eu4oa1w0">'
-        + "".join(_dom_card(p) for p in postings)
+        + "".join(_dom_card(p) for p in cards)
         + f"</ul></div>{pages}</div>"
         + '<script type="text/javascript">window.mosaic = window.mosaic || {providerData: {}};</script>'
         + f'<script id="mosaic-data" type="text/javascript">\n{script}\n'
@@ -287,31 +399,45 @@ def search_page(keyword: str, location: str, start: int, total: int, postings: l
     )
 
 
-def _initial_data(p: dict, description: str, now_ms: int, *, title: bool = True) -> dict:
+def _initial_data(p: dict, description, now_ms: int, *, title: bool = True) -> dict:
+    """``window._initialData`` as real desktop pages lay it out: the posting under
+    ``jobInfoWrapperModel.jobInfoModel`` (the header's ``salary*`` fields null), the pay at the top
+    level (``salaryInfoModel``; an estimate in ``salaryGuideModel.estimatedSalaryModel``)."""
     salary = p["salary"]
+    remote = p["remote_type"]
     header = {"companyName": p["company"], "formattedLocation": p["location"],
-              "remoteWorkModel": {"inlineText": True, "text": "Remote", "type": p["remote_type"]},
+              "remoteWorkModel": {"inlineText": False, "text": "Remote" if remote == "REMOTE_ALWAYS" else "Hybrid work",
+                                  "type": remote} if remote else None,
+              "remoteLocation": remote == "REMOTE_ALWAYS",
+              "salaryCurrency": None, "salaryMax": None, "salaryMin": None, "salaryType": None,
+              "jobTypes": None, "taxonomyAttributes": None, "subtitle": f"{p['company']} - {p['location']}",
               "companyReviewModel": {"ratingsModel": {"rating": 4.1, "count": 120}}}
     if title:
         header["jobTitle"] = p["title"]
     info = {
         "jobInfoHeaderModel": header,
         "jobMetadataHeaderModel": {"jobType": ", ".join(p["job_types"])},
-        "jobMetadataFooterModel": {"age": "Just posted", "createDate": now_ms - p["minutes_ago"] * 60_000},
         "sanitizedJobDescription": description,
-        "salaryInfoModel": None,
-        "salaryGuideModel": None,
         "jobTagModel": None,
     }
+    data = {
+        "jobKey": p["job_key"], "jobTitle": p["title"], "jobLocation": p["location"], "country": "US",
+        "sponsored": bool(p.get("sponsored")), "loggedIn": False,
+        "salaryInfoModel": None,
+        "salaryGuideModel": {"acmeMicrocontentEndpoint": "/acme", "country": "US", "estimatedSalaryModel": None,
+                             "formattedLocation": p["location"], "jobKey": p["job_key"], "language": "en"},
+        "hiringInsightsModel": {"age": "Just posted" if p["minutes_ago"] < 120 else "Today"},
+        "jobInfoWrapperModel": {"jobInfoModel": info},
+        "hostQueryExecutionResult": {"data": {"jobData": {"results": []}}},
+    }
     if salary and not salary["estimate"]:
-        info["salaryInfoModel"] = {"salaryCurrency": "USD", "salaryMax": salary["max"], "salaryMin": salary["min"],
+        data["salaryInfoModel"] = {"salaryCurrency": "USD", "salaryMax": salary["max"], "salaryMin": salary["min"],
                                    "salarySource": "EXTRACTION", "salaryText": _salary_text(salary),
                                    "salaryType": salary["type"]}
     elif salary:
-        info["salaryGuideModel"] = {"estimatedSalaryModel": {"min": salary["min"], "max": salary["max"],
-                                                             "type": salary["type"], "currency": "USD"}}
-    return {"jobKey": p["job_key"], "jobInfoWrapperModel": {"jobInfoModel": info},
-            "hostQueryExecutionResult": {"data": {"jobData": {"results": []}}}}
+        data["salaryGuideModel"]["estimatedSalaryModel"] = {
+            "formattedRange": _estimate_range(salary), "max": salary["max"], "min": salary["min"], "type": salary["type"]}
+    return data
 
 
 def _json_ld(p: dict, description: str, now_ms: int) -> dict:
@@ -324,12 +450,15 @@ def _json_ld(p: dict, description: str, now_ms: int) -> dict:
         "jobLocation": {"@type": "Place", "address": {"@type": "PostalAddress", "addressCountry": "US"}},
         "identifier": {"@type": "PropertyValue", "name": "Indeed", "value": p["job_key"]},
     }
-    if p["remote_type"] == "REMOTE_FULLY":
+    if p["remote_type"] == "REMOTE_ALWAYS":
         ld["jobLocationType"] = "TELECOMMUTE"
     if salary and not salary["estimate"]:
-        ld["baseSalary"] = {"@type": "MonetaryAmount", "currency": "USD", "value": {
-            "@type": "QuantitativeValue", "minValue": salary["min"], "maxValue": salary["max"],
-            "unitText": salary["type"].replace("LY", "").replace("DAI", "DAY")}}
+        value = {"@type": "QuantitativeValue", "unitText": salary["type"].replace("LY", "").replace("DAI", "DAY")}
+        if salary["min"] is not None:
+            value["minValue"] = salary["min"]
+        if salary["max"] is not None:
+            value["maxValue"] = salary["max"]
+        ld["baseSalary"] = {"@type": "MonetaryAmount", "currency": "USD", "value": value}
     return ld
 
 
@@ -345,7 +474,9 @@ def job_page(p: dict, now_ms: int) -> bytes:
         description = chunk * (HUGE_DESCRIPTION_BYTES // len(chunk) + 1)
     elif variant == "non_utf8":
         description = description.replace("</p>", " Caf\x00BAD\x00 team.</p>", 1)
-    data_script = f"<script>window._initialData={_script_json(_initial_data(p, description, now_ms, title=variant != 'missing_title'))};</script>"
+    model_description = {"content": description} if variant == OBJECT_DESCRIPTION else description
+    data = _initial_data(p, model_description, now_ms, title=variant != "missing_title")
+    data_script = f"<script>window._initialData={_script_json(data)};</script>"
     if variant == "truncated_json":
         data_script = data_script[: len(data_script) // 2]  # the connection dropped mid-object
     ld_script = f'<script type="application/ld+json">{_script_json(_json_ld(p, description, now_ms))}</script>'
@@ -381,12 +512,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        status, content_type, body = self.server.sandbox.answer(self.path)
+        status, headers, body = self.server.sandbox.answer(self.path, self.headers)
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        if status == 429:
-            self.send_header("Retry-After", "1")
         self.end_headers()
         self.wfile.write(body)
 
@@ -400,22 +530,24 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def sandbox_server(host: str = "127.0.0.1", port: int = 0, *, day: dict | None = None,
-                   now_ms: int | None = None) -> Iterator[str]:
-    """Serve the sandbox Indeed on ``host:port`` (0 = a free port) and yield its base URL.
-    ``SandboxIndeed(load_day()).expected`` says what a full crawl must find."""
+def sandbox_server(host: str = "127.0.0.1", port: int = 0, *, day: dt.date | None = None,
+                   now_ms: int | None = None, challenge_direct: bool = False) -> Iterator[str]:
+    """Serve the sandbox Indeed for ``day`` (None: today's, following the clock) on ``host:port``
+    (0 = a free port) and yield its base URL. ``SandboxIndeed(day).expected`` says what a full
+    crawl must find."""
     server = _Server((host, port), _Handler)
-    server.sandbox = SandboxIndeed(day or load_day(), now_ms)
+    server.sandbox = SandboxIndeed(day, now_ms, challenge_direct)
     with serving(server, "sandbox-indeed") as url:
         yield url
 
 
 def main() -> None:
-    """``python -m scrapers.indeed.sandbox [PORT]``: serve until interrupted."""
+    """``python -m scrapers.indeed.sandbox [PORT] [YYYY-MM-DD]``: serve until interrupted."""
     import sys
 
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8765
-    with sandbox_server(port=port) as url:
+    day = dt.date.fromisoformat(sys.argv[2]) if len(sys.argv) > 2 else None
+    with sandbox_server(port=port, day=day) as url:
         print(f"sandbox Indeed at {url}  (Ctrl-C to stop)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while True:

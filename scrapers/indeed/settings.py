@@ -26,10 +26,11 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # a 5 MB description page still arrives (and is quarantined)
 
-# Retries with exponential backoff (and Retry-After) on 429 and 5xx.
+# Retries with exponential backoff (and Retry-After) on 429 and 5xx (520/521: the Zyte API's
+# download errors). Cloudflare's challenge is never retried here: the spider handles blocks.
 RETRY_ENABLED = True
 RETRY_TIMES = 4
-RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 520, 521, 522, 524, 408]
 RETRY_BACKOFF_BASE = 2.0   # seconds before the first retry, doubled each time
 RETRY_BACKOFF_MAX = 60.0
 
@@ -49,7 +50,9 @@ INDEED_BASE_URL = "https://www.indeed.com"
 INDEED_PAGE_SIZE = 10             # Indeed's search pages step by 10 ...
 INDEED_RESULT_CAP = 1000          # ... and serve nothing past ~1,000 results
 INDEED_FROMAGE = 1                # postings from the last day
-INDEED_BLOCK_RETRY_TIMES = 2      # a block page is retried (fresh headers, backoff) this often
+INDEED_BLOCK_RETRY_TIMES = 1      # a block page is retried (fresh headers) this often ...
+INDEED_BLOCK_BACKOFF = 30.0       # ... after this many seconds (doubled each time)
+INDEED_BLOCK_WALL = 8             # blocks in a row that stop the crawl (a proxy API is needed)
 INDEED_OUTPUT_DIR = None          # folder for postings.jsonl.gz, quarantine.jsonl.gz (required)
 
 LOG_LEVEL = "INFO"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import subprocess
@@ -16,6 +17,8 @@ from scrapers.indeed.sandbox import sandbox_server
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SANDBOX_KEYWORDS = ["data scientist", "data analyst", "data engineer"]
+#: The date the tests' sandbox serves and the crawls collect (yesterday: a whole day, in the past).
+SANDBOX_DAY = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
 
 
 def read_jsonl_gz(path: Path) -> list[dict]:
@@ -24,9 +27,10 @@ def read_jsonl_gz(path: Path) -> list[dict]:
 
 
 def run_crawl(out_dir: Path, base_url: str, keywords: list[str], locations: list[str] = ("remote",),
-              extra: list[str] = ()) -> subprocess.CompletedProcess:
+              extra: list[str] = (), day: dt.date = SANDBOX_DAY) -> subprocess.CompletedProcess:
     """The crawl entry point as scrape_indeed starts it: a real subprocess, real HTTP."""
-    command = [sys.executable, "-m", "scrapers.indeed.crawl", "--out", str(out_dir), "--base-url", base_url]
+    command = [sys.executable, "-m", "scrapers.indeed.crawl", "--out", str(out_dir), "--base-url", base_url,
+               "--day", day.isoformat()]
     command += [a for k in keywords for a in ("--keyword", k)]
     command += [a for loc in locations for a in ("--location", loc)]
     command += [a for name, value in LOOPBACK_SETTINGS.items() for a in ("--set", f"{name}={json.dumps(value)}")]
@@ -36,7 +40,7 @@ def run_crawl(out_dir: Path, base_url: str, keywords: list[str], locations: list
 
 @pytest.fixture(scope="module")
 def sandbox_url():
-    with sandbox_server() as url:
+    with sandbox_server(day=SANDBOX_DAY) as url:
         yield url
 
 

@@ -45,7 +45,7 @@ def test_scrape_indeed_into_s3_replaces_the_snapshot(s3_endpoint, sandbox_url, m
         "lake/raw/indeed/dt=2026-11-21/part-0000.jsonl.gz",
     ]
     records = list(read_partition(partition(root, "raw", "indeed", DAY)))
-    assert len(records) == manifest["postings"] and manifest["postings"] + manifest["quarantined"] == 12
+    assert len(records) == manifest["postings"] and manifest["postings"] + manifest["quarantined"] == 12 + 1  # + the day's ad
     for record in records:
         IndeedRawPosting.model_validate(record)
     assert manifest["raw_path"].startswith("s3://") and manifest["raw_path"].endswith(f"{BUCKET}/lake/raw/indeed/dt=2026-11-21")
@@ -63,7 +63,8 @@ def test_indeed_parse_prints_cards_postings_and_quarantine_reasons():
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     cards = [r for r in lines if r["kind"] == "card"]
     postings = [r for r in lines if r["kind"] == "posting"]
-    assert len(cards) == 10 and all(c["source"] == "model" and c["total"] == 23 for c in cards)
+    assert len(cards) == 12 and all(c["source"] == "model" and c["total"] == 23 for c in cards)
+    assert [c["sponsored"] for c in cards] == [True, True] + [False] * 10
     assert len(postings) == 1 and postings[0]["description_text"] and "description_html" not in postings[0]
     assert postings[0]["url"] == f"https://www.indeed.com/viewjob?jk={postings[0]['job_key']}"
 
