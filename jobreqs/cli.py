@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "warehouse-url": ("jobreqs.warehouse_cli", "print how to connect a SQL client to the warehouse"),
     "ui": ("jobreqs.ui", "start the Airflow UI (airflow standalone) with the project's DAGs and plugins"),
     "indeed-parse": ("scrapers.indeed.cli", "parse saved Indeed search or job pages to JSON Lines"),
+    "upwork-authorize": ("scrapers.upwork.authorize", "authorize the Upwork OAuth app once (authorization-code flow)"),
     "classify": ("transforms.classify_cli", "keep the technology paragraphs of JSON Lines postings"),
     "train-classifier": ("models.classifier.train", "rebuild the data, train and evaluate the classifier"),
     "extract": ("transforms.extract.cli", "extract canonical technologies from JSON Lines postings"),

@@ -21,6 +21,8 @@ AWS_CONN_ID = "aws_default"
 OPENAI_CONN_ID = "openai_default"
 INDEED_PROXY_CONN_ID = "indeed_proxy"
 UPWORK_CONN_ID = "upwork_api"
+#: The Upwork OAuth app (login = client id, password = secret) when upwork_api is in visitor mode.
+UPWORK_OAUTH_CONN_ID = "upwork_oauth"
 
 #: Warehouse schema that holds the pipeline's tables.
 WAREHOUSE_SCHEMA = "jobreqs"

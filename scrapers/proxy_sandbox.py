@@ -4,8 +4,9 @@ A proxy API fetches a page of a site for its client, gets past the site's bot pr
 hands the page back. These local servers do the same for the sandbox sites: a request for
 ``https://www.indeed.com/jobs?...`` is fetched from the sandbox that stands for that host
 (``upstreams``: host -> sandbox base URL), carrying the clearance cookie the sandboxes accept in
-place of a solved Cloudflare challenge. The client code is unchanged: it asks for the real URLs,
-through the proxy API's request shape (docs/sources.md gives the sources of each rule):
+place of a solved Cloudflare challenge (a loopback URL is fetched as it is). The client code is
+unchanged: it asks for the real URLs, through the proxy API's request shape (docs/sources.md gives
+the sources of each rule):
 
 Zyte API (``POST /v1/extract``)
     HTTP basic auth, the key as user name and an empty password (else 401, problem JSON
@@ -75,6 +76,8 @@ class ProxyState:
     def upstream_url(self, target: str) -> str | None:
         """The sandbox URL standing for ``target``, or None for a host no sandbox stands for."""
         parts = urlsplit(target)
+        if parts.hostname in ("127.0.0.1", "localhost", "::1"):
+            return target  # a sandbox site itself: fetched as it is
         base = self.upstreams.get(parts.hostname or "")
         if not base:
             return None

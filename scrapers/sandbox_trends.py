@@ -15,6 +15,7 @@ import hashlib
 import math
 import random
 from collections.abc import Sequence
+from functools import lru_cache
 
 #: Day zero of the trends (any fixed date works; weights are defined for every date).
 EPOCH = dt.date(2026, 1, 5)
@@ -35,6 +36,7 @@ def _unit(name: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+@lru_cache(maxsize=4096)
 def weight(name: str, day: dt.date) -> float:
     """The relative weight of one technology on ``day`` (always > 0)."""
     weeks = (day - EPOCH).days / 7
@@ -47,18 +49,24 @@ def weight(name: str, day: dt.date) -> float:
     return math.exp(level + wave)
 
 
+@lru_cache(maxsize=256)
+def _weights(names: tuple[str, ...], day: dt.date) -> tuple[float, ...]:
+    return tuple(weight(name, day) for name in names)
+
+
 def weights(names: Sequence[str], day: dt.date) -> list[float]:
-    return [weight(name, day) for name in names]
+    return list(_weights(tuple(names), day))
 
 
 def pick(rng: random.Random, names: Sequence[str], day: dt.date, k: int) -> list[str]:
     """``k`` distinct technologies drawn with ``day``'s weights (order of drawing kept)."""
     pool = list(names)
+    pool_weights = weights(pool, day)
     chosen: list[str] = []
     for _ in range(min(k, len(pool))):
-        choice = rng.choices(pool, weights=weights(pool, day))[0]
-        chosen.append(choice)
-        pool.remove(choice)
+        index = rng.choices(range(len(pool)), weights=pool_weights)[0]
+        chosen.append(pool.pop(index))
+        pool_weights.pop(index)
     return chosen
 
 

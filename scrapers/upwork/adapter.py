@@ -1,13 +1,17 @@
 """The API's shapes into the project's records: one place that knows where each field lives.
 
 Two search shapes give one ``UpworkRawJob``:
-- the visitor search (``data.search.universalSearchNuxt.visitorJobSearchV1.results[]``), the shape
-  the earlier system used and the sandbox serves;
-- the official GraphQL API (``data.marketplaceJobPostingsSearch.edges[].node``).
+- the visitor search (``data.search.universalSearchNuxt.visitorJobSearchV1.results[]``): no
+  category, duration or client country there (the client block is login-gated);
+- the official GraphQL API (``data.marketplaceJobPostingsSearch.edges[].node``): no job type on the
+  node (``amount`` > 0 means a fixed price), the client's statistics on the node
+  (``official_client_to_row``), so enrichment rides on the search.
 
-Two job-details shapes give one ``upwork_clients`` row:
-- the fast path ``data.jobPubDetails`` (``buyer.location``, ``buyer.stats``, ``buyer.jobs``,
-  ``buyer.company.contractDate``, ``buyer.avgHourlyJobsRate``, ``buyerExtra``);
+Three job-details shapes give one ``upwork_clients`` row:
+- the visitor REST details (the fast path: ``buyer.location``, ``buyer.stats``, ``buyer.jobs``,
+  ``buyer.company.contractDate``, ``buyer.avgHourlyJobsRate``; ``totalCharges`` and
+  ``avgHourlyJobsRate`` as ``{amount}`` or a bare number);
+- ``data.jobPubDetails`` (the same buyer fields, ``buyerExtra``);
 - the fallback ``data.jobAuthDetails`` (the same buyer fields under ``buyer.info``).
 
 A payload that lacks what a record needs raises ``ShapeError`` with a reason, which the caller
@@ -24,6 +28,10 @@ from pydantic import ValidationError
 from jobreqs.schemas import UpworkRawJob
 
 JOB_URL = "https://www.upwork.com/jobs/{ciphertext}"
+#: The columns of an ``upwork_clients`` row, as every details shape gives them.
+CLIENT_COLUMNS = ("client_country", "client_city", "member_since", "jobs_posted", "open_jobs", "total_spent",
+                  "total_hires", "active_hires", "avg_hourly_rate_paid", "total_paid_hours", "payment_verified",
+                  "rating", "reviews_count", "hire_rate")
 
 
 class ShapeError(ValueError):
@@ -86,6 +94,8 @@ def visitor_result_to_raw(result: dict, fetched_at: dt.datetime) -> dict:
     if not isinstance(result, dict):
         raise ShapeError("search result is not an object")
     job = _get(result, "jobTile", "job") or {}
+    if not isinstance(job, dict):
+        raise ShapeError("jobTile.job is not an object")
     job_type = _job_type(job.get("jobType"))
     fixed = job.get("fixedPriceAmount") or {}
     ciphertext = job.get("ciphertext") or job.get("cipherText")
@@ -111,11 +121,19 @@ def visitor_result_to_raw(result: dict, fetched_at: dt.datetime) -> dict:
     }
 
 
+def official_job_type(node: dict) -> str:
+    """The node has no job type: a fixed price has an ``amount`` above zero, an hourly job none."""
+    amount = _number(node.get("amount"))
+    if amount is not None and amount < 0:
+        raise ShapeError(f"negative amount {amount}")
+    return "fixed" if amount else "hourly"
+
+
 def official_node_to_raw(node: dict, fetched_at: dt.datetime) -> dict:
     """One official ``marketplaceJobPostingsSearch`` node as an ``UpworkRawJob`` dict."""
     if not isinstance(node, dict):
         raise ShapeError("search node is not an object")
-    job_type = _job_type(node.get("type") or node.get("jobType"))
+    job_type = official_job_type(node)
     amount = node.get("amount") or {}
     ciphertext = node.get("ciphertext")
     return {
@@ -133,7 +151,7 @@ def official_node_to_raw(node: dict, fetched_at: dt.datetime) -> dict:
         "fixed_budget": _number(amount) if job_type == "fixed" else None,
         "currency": (amount.get("currency") if isinstance(amount, dict) else None) or "USD",
         "experience_level": _tier(node.get("experienceLevel")),
-        "duration": _label(node.get("durationLabel") or node.get("duration")),
+        "duration": _label(node.get("durationLabel") or node.get("engagementDuration")),
         "category": _label(node.get("category")),
         "client_country": _label(_get(node, "client", "location", "country")),
         "fetched_at": fetched_at,
@@ -185,6 +203,39 @@ def _client_row(info: dict, verified: Any) -> dict:
         "reviews_count": _int(stats.get("feedbackCount")),
         "hire_rate": round(with_hires / posted, 4) if posted and with_hires is not None else None,
     }
+
+
+def official_client_to_row(node: dict) -> dict:
+    """The official search node's ``client`` block as an ``upwork_clients`` row (what the node
+    lacks, such as open jobs or hours paid, stays empty)."""
+    client = node.get("client") if isinstance(node, dict) else None
+    if not isinstance(client, dict):
+        raise ShapeError("search node has no client block")
+    status = client.get("verificationStatus")
+    return {
+        "client_country": _label(_get(client, "location", "country")),
+        "client_city": _label(_get(client, "location", "city")),
+        "member_since": _date(client.get("memberSinceDateTime")),
+        "jobs_posted": _int(client.get("totalPostedJobs")),
+        "open_jobs": None,
+        "total_spent": _number(client.get("totalSpent")),
+        "total_hires": _int(client.get("totalHires")),
+        "active_hires": None,
+        "avg_hourly_rate_paid": None,
+        "total_paid_hours": None,
+        "payment_verified": None if status is None else status == "VERIFIED",
+        "rating": _number(client.get("totalFeedback")),
+        "reviews_count": _int(client.get("totalReviews")),
+        "hire_rate": None,
+    }
+
+
+def rest_details_to_client(body: dict) -> dict:
+    """The visitor job-details REST answer (``{"buyer": {...}}``) as an ``upwork_clients`` row."""
+    buyer = body.get("buyer") if isinstance(body, dict) else None
+    if not isinstance(buyer, dict):
+        raise ShapeError("job details have no buyer")
+    return _client_row(buyer, buyer.get("isPaymentMethodVerified"))
 
 
 def fast_details_to_client(body: dict) -> dict:

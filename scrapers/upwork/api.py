@@ -1,4 +1,4 @@
-"""GraphQL over HTTP to Upwork (or the sandbox): the queries, retries, and one refresh on a 401.
+"""Upwork over HTTP: the GraphQL documents, the visitor job-details endpoint, retries, one refresh on a 401.
 
 ``UpworkApi`` (sync, httpx.Client) pages the job search; ``AsyncUpworkApi`` (httpx.AsyncClient)
 fetches job details with bounded concurrency. Both:
@@ -6,6 +6,11 @@ fetches job details with bounded concurrency. Both:
 - on a 401, ask the token source for a fresh token once and repeat the request;
 - on a 429 or a 5xx (or a dropped connection), wait as ``Retry-After`` says (seconds or an HTTP
   date), else an exponential backoff, and try again up to ``max_attempts`` times.
+
+Every document below validates against the service's schema (``sandbox_schema/*.graphql``, which
+the sandbox and a test hold them to): no unused variables, no field the node lacks, and no field a
+visitor token may not read (the visitor search asks for nothing of ``upworkHistoryData``, the
+client block that aborts the whole query for a visitor). docs/sources.md says where each was seen.
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ from scrapers.upwork.settings import UpworkSettings
 
 log = logging.getLogger(__name__)
 
+#: The web app's GraphQL API (www host); the alias names the query, as the web app sends it.
 VISITOR_SEARCH_PATH = "/api/graphql/v1?alias=visitorJobSearch"
-OFFICIAL_GRAPHQL_PATH = "/graphql"
-PUB_DETAILS_PATH = "/api/graphql/v1?alias=gql-query-get-visitor-job-details"
 AUTH_DETAILS_PATH = "/api/graphql/v1?alias=gql-query-get-auth-job-details"
+#: The visitor job-details REST endpoint (www host; no bearer token).
+VISITOR_DETAILS_PATH = "/job-details/jobdetails/visitor/{ciphertext}/details"
+#: The official API's GraphQL endpoint (api host).
+OFFICIAL_GRAPHQL_PATH = "/graphql"
 
 VISITOR_SEARCH_QUERY = """
 query VisitorJobSearch($requestVariables: VisitorJobSearchV1Request!) {
@@ -37,64 +45,61 @@ query VisitorJobSearch($requestVariables: VisitorJobSearchV1Request!) {
     results {
       id title description
       ontologySkills { uid prefLabel }
-      occupations { category { id prefLabel } }
-      upworkHistoryData { client { country paymentVerificationStatus } }
       jobTile { job {
         id ciphertext: cipherText jobType publishTime contractorTier
         hourlyBudgetMin hourlyBudgetMax
         fixedPriceAmount { amount isoCurrencyCode }
-        hourlyEngagementDuration { label weeks }
-        fixedPriceEngagementDuration { label weeks }
       } }
     }
   } } }
 }"""
 
+# The node has no job type: amount > 0 means a fixed price (adapter.official_node_to_raw). The
+# client's statistics ride on the search, so official mode needs no job-details calls.
 OFFICIAL_SEARCH_QUERY = """
-query MarketplaceJobs($filter: MarketplaceJobPostingsSearchFilter, $sort: [MarketplaceJobPostingSearchSortAttribute]) {
-  marketplaceJobPostingsSearch(marketPlaceJobFilter: $filter, searchType: USER_JOBS_SEARCH, sortAttributes: $sort) {
+query MarketplaceJobs($filter: MarketplaceJobPostingsSearchFilter, $searchType: MarketplaceJobPostingSearchType,
+                      $sort: [MarketplaceJobPostingSearchSortAttribute]) {
+  marketplaceJobPostingsSearch(marketPlaceJobFilter: $filter, searchType: $searchType, sortAttributes: $sort) {
     totalCount
     edges { node {
-      id ciphertext title description type publishedDateTime createdDateTime
+      id ciphertext title description publishedDateTime createdDateTime
       skills { name prettyName }
       amount { rawValue currency }
       hourlyBudgetMin { rawValue currency }
       hourlyBudgetMax { rawValue currency }
-      experienceLevel duration durationLabel category
-      client { location { country } }
+      experienceLevel durationLabel category
+      engagementDuration { label }
+      client {
+        totalHires totalPostedJobs totalSpent { rawValue currency } verificationStatus
+        location { city country } totalReviews totalFeedback memberSinceDateTime
+      }
     } }
     pageInfo { endCursor hasNextPage }
   }
 }"""
 
-_BUYER_FIELDS = """
-      location { city country }
-      stats { totalAssignments activeAssignmentsCount hoursCount feedbackCount score
-              totalJobsWithHires totalCharges { amount } }
-      company { contractDate }
-      jobs { openCount postedCount }
-      avgHourlyJobsRate { amount }"""
-
-PUB_DETAILS_QUERY = """
-query JobPubDetailsQuery($id: ID!, $isLoggedIn: Boolean!) {
-  jobPubDetails(id: $id) {
-    opening { info { ciphertext id } }
-    buyer {%s
-    }
-    buyerExtra { isPaymentMethodVerified }
-  }
-}""" % _BUYER_FIELDS
-
+# The authenticated job details (the fallback): needs a logged-in token. Only the buyer block.
 AUTH_DETAILS_QUERY = """
-query JobAuthDetailsQuery($id: ID!, $isFreelancerOrAgency: Boolean!, $isLoggedIn: Boolean!) {
+query JobAuthDetailsQuery($id: ID!) {
   jobAuthDetails(id: $id) {
     buyer {
       isPaymentMethodVerified
-      info {%s
+      info {
+        location { city country }
+        stats { totalAssignments activeAssignmentsCount hoursCount feedbackCount score
+                totalJobsWithHires totalCharges { amount } }
+        company { contractDate }
+        jobs { openCount postedCount }
+        avgHourlyJobsRate { amount }
       }
     }
   }
-}""" % _BUYER_FIELDS
+}"""
+
+# What the web app sends with its XHRs (the earlier system's fast path sent these, no bearer).
+_BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+DETAILS_HEADERS = {"Accept": "application/json, text/plain, */*", "Accept-Language": "en-GB,en;q=0.7,en-US;q=0.3",
+                   "x-odesk-user-agent": "oDesk LM", "x-requested-with": "XMLHttpRequest", "User-Agent": _BROWSER}
 
 
 class TokenSource(Protocol):
@@ -160,9 +165,17 @@ def _json(response: httpx.Response, what: str) -> dict:
     return body
 
 
-def _headers(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-            "Accept": "application/json", "X-Upwork-Accept-Language": "en-US"}
+def _headers(token: str, settings: UpworkSettings, official: bool = False) -> dict:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json"}
+    if not official:  # the web app's API: as its own pages call it
+        headers |= {"X-Upwork-Accept-Language": "en-US", "User-Agent": _BROWSER,
+                    "Origin": settings.root, "Referer": settings.root + "/nx/search/jobs/"}
+    return headers
+
+
+def _url(settings: UpworkSettings, path: str) -> str:
+    """The official API's paths on its own host, the rest on www."""
+    return (settings.api_root if path == OFFICIAL_GRAPHQL_PATH else settings.root) + path
 
 
 class UpworkApi:
@@ -185,7 +198,7 @@ class UpworkApi:
 
     def graphql(self, path: str, query: str, variables: dict) -> dict:
         """POST one GraphQL request; return its JSON body (which may hold ``errors``)."""
-        url = self.settings.root + path
+        url = _url(self.settings, path)
         payload = {"query": query, "variables": variables}
         token = self.tokens.current()
         refreshed = False
@@ -193,7 +206,8 @@ class UpworkApi:
         while True:
             self.counters.requests += 1
             try:
-                response = self._client.post(url, json=payload, headers=_headers(token))
+                response = self._client.post(url, json=payload,
+                                             headers=_headers(token, self.settings, path == OFFICIAL_GRAPHQL_PATH))
             except httpx.TransportError as exc:
                 response = None
                 if attempt + 1 >= self.settings.max_attempts:
@@ -213,31 +227,33 @@ class UpworkApi:
             attempt += 1
             time.sleep(delay)
 
-    def search_page(self, cursor: Any) -> tuple[list[dict], Any, int | None]:
-        """One page of the newest-first search: ``(items, next cursor or None, total results)``.
-
-        Visitor mode pages by offset (the cursor is an int); oauth mode by the API's cursor.
-        """
-        size = self.settings.page_size
+    def search_page(self, offset: int) -> tuple[list[dict], int | None, int | None]:
+        """One page of the newest-first search at ``offset``: ``(items, next offset or None,
+        total results)``. Both APIs page by offset (the official one takes it as the string
+        ``pagination_eq.after``); neither serves anything past ``offset_cap``, so the next offset
+        is None there, as at the end of the results."""
+        size = min(self.settings.page_size, self.settings.offset_cap - offset)
+        if size <= 0:
+            return [], None, None
         if self.settings.mode == "visitor":
-            offset = int(cursor or 0)
             body = self.graphql(VISITOR_SEARCH_PATH, VISITOR_SEARCH_QUERY, {"requestVariables": {
-                "sort": "recency+desc", "highlight": False, "paging": {"offset": offset, "count": size}}})
+                "sort": "recency", "highlight": False, "paging": {"offset": offset, "count": size}}})
             root = (((body.get("data") or {}).get("search") or {}).get("universalSearchNuxt") or {}).get("visitorJobSearchV1")
             if not isinstance(root, dict) or not isinstance(root.get("results"), list):
                 raise UpworkApiError(f"visitor search answer has no results: {_brief_errors(body)}")
-            results = root["results"]
-            total = (root.get("paging") or {}).get("total")
-            return results, (offset + len(results) if len(results) >= size else None), total
-        body = self.graphql(OFFICIAL_GRAPHQL_PATH, OFFICIAL_SEARCH_QUERY, {
-            "filter": {"pagination_eq": {"after": str(cursor or "0"), "first": size}},
-            "sort": [{"field": "RECENCY"}]})
-        root = (body.get("data") or {}).get("marketplaceJobPostingsSearch")
-        if not isinstance(root, dict) or not isinstance(root.get("edges"), list):
-            raise UpworkApiError(f"official search answer has no edges: {_brief_errors(body)}")
-        nodes = [edge.get("node") if isinstance(edge, dict) else edge for edge in root["edges"]]
-        info = root.get("pageInfo") or {}
-        return nodes, (info.get("endCursor") if info.get("hasNextPage") else None), root.get("totalCount")
+            results, total = root["results"], (root.get("paging") or {}).get("total")
+        else:
+            body = self.graphql(OFFICIAL_GRAPHQL_PATH, OFFICIAL_SEARCH_QUERY, {
+                "filter": {"pagination_eq": {"after": str(offset), "first": size}},
+                "searchType": "USER_JOBS_SEARCH", "sort": [{"field": "RECENCY"}]})
+            root = (body.get("data") or {}).get("marketplaceJobPostingsSearch")
+            if not isinstance(root, dict) or not isinstance(root.get("edges"), list):
+                raise UpworkApiError(f"official search answer has no edges: {_brief_errors(body)}")
+            results = [edge.get("node") if isinstance(edge, dict) else edge for edge in root["edges"]]
+            total = root.get("totalCount")
+        following = offset + len(results)
+        more = len(results) >= size and following < self.settings.offset_cap
+        return results, (following if more else None), total if isinstance(total, int) else None
 
 
 def _brief_errors(body: dict) -> str:
@@ -275,7 +291,7 @@ class AsyncUpworkApi:
             return self._token
 
     async def graphql(self, path: str, query: str, variables: dict) -> dict:
-        url = self.settings.root + path
+        url = _url(self.settings, path)
         payload = {"query": query, "variables": variables}
         token = await self._current()
         refreshed = False
@@ -283,7 +299,7 @@ class AsyncUpworkApi:
         while True:
             self.counters.requests += 1
             try:
-                response = await self._client.post(url, json=payload, headers=_headers(token))
+                response = await self._client.post(url, json=payload, headers=_headers(token, self.settings))
             except httpx.TransportError as exc:
                 response = None
                 if attempt + 1 >= self.settings.max_attempts:
@@ -299,9 +315,30 @@ class AsyncUpworkApi:
             await asyncio.sleep(_backoff(attempt, response))
             attempt += 1
 
-    async def pub_details(self, ciphertext: str) -> dict:
-        return await self.graphql(PUB_DETAILS_PATH, PUB_DETAILS_QUERY, {"id": ciphertext, "isLoggedIn": True})
-
     async def auth_details(self, ciphertext: str) -> dict:
-        return await self.graphql(AUTH_DETAILS_PATH, AUTH_DETAILS_QUERY,
-                                  {"id": ciphertext, "isFreelancerOrAgency": True, "isLoggedIn": True})
+        """The authenticated job details (a logged-in token)."""
+        return await self.graphql(AUTH_DETAILS_PATH, AUTH_DETAILS_QUERY, {"id": ciphertext})
+
+
+async def visitor_details(client: httpx.AsyncClient, settings: UpworkSettings, ciphertext: str,
+                          counters: Counters) -> dict:
+    """The visitor job-details REST endpoint: no bearer token, the web app's XHR headers. A 429 or
+    5xx is retried as above; a 403 (Cloudflare's challenge, about a quarter of the earlier system's
+    tries) is not: the fallback takes over."""
+    url = settings.root + VISITOR_DETAILS_PATH.format(ciphertext=ciphertext)
+    for attempt in range(settings.max_attempts):
+        counters.requests += 1
+        try:
+            response = await client.get(url, headers=DETAILS_HEADERS)
+        except httpx.TransportError as exc:
+            if attempt + 1 >= settings.max_attempts:
+                raise UpworkApiError(f"visitor details: {type(exc).__name__}") from None
+            response = None
+        else:
+            if not _retryable(response) or attempt + 1 >= settings.max_attempts:
+                if response.headers.get("cf-mitigated") == "challenge":
+                    raise UpworkApiError("visitor details: Cloudflare challenge (HTTP 403)", 403)
+                return _json(response, "visitor details")
+        counters.retries += 1
+        await asyncio.sleep(_backoff(attempt, response))
+    raise AssertionError("unreachable")

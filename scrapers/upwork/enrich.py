@@ -1,10 +1,14 @@
 """Stage ``upwork_enrich``: the statistics of each job's client, for jobs that lack them.
 
-Per job, the fast path first (``jobPubDetails``, the public job-details query), then, for what it
-could not give, the fallback (``jobAuthDetails``, the authenticated job-details query). A job
-counts as enriched only when its ``upwork_clients`` row landed, in the same transaction that sets
-``enriched_at`` and ``enrich_path``; a job that failed both keeps ``enriched_at`` NULL, has its
-``enrich_tries`` raised and its ``enrich_last_error`` set, and is tried again by a later run
+Per job, the fast path first (the visitor job-details REST endpoint: no token, the web app's XHR
+headers; about three tries in four got through for the earlier system), then, for what it could
+not give, the fallback (``jobAuthDetails``, the authenticated job-details query, which needs a
+logged-in token: the OAuth token ``jobreqs upwork-authorize`` stored; without one the fallback
+says so and the job waits). In official mode the search already brought each client's statistics
+(``upwork_fetch`` wrote them, ``enrich_path = 'search'``), so there is nothing left to do here. A
+job counts as enriched only when its ``upwork_clients`` row landed, in the same transaction that
+sets ``enriched_at`` and ``enrich_path``; a job that failed both keeps ``enriched_at`` NULL, has
+its ``enrich_tries`` raised and its ``enrich_last_error`` set, and is tried again by a later run
 (until ``max_tries``).
 
 Workers claim jobs in chunks with ``FOR UPDATE SKIP LOCKED`` and take a lease on them
@@ -22,11 +26,13 @@ import logging
 import time
 from dataclasses import dataclass
 
+import httpx
+
 from jobreqs.warehouse import connect
-from scrapers.upwork.adapter import ShapeError, fallback_details_to_client, fast_details_to_client
-from scrapers.upwork.api import AsyncUpworkApi, UpworkApiError
-from scrapers.upwork.settings import UpworkSettings, load_settings
-from scrapers.upwork.token import WarehouseTokenSource
+from scrapers.upwork.adapter import CLIENT_COLUMNS, ShapeError, fallback_details_to_client, rest_details_to_client
+from scrapers.upwork.api import AsyncUpworkApi, Counters, UpworkApiError, visitor_details
+from scrapers.upwork.settings import UpworkSettings, load_oauth_settings, load_settings
+from scrapers.upwork.token import UpworkTokenError, WarehouseTokenSource
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +41,6 @@ DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_TRIES = 5
 LEASE_SECONDS = 600
 
-CLIENT_COLUMNS = ("client_country", "client_city", "member_since", "jobs_posted", "open_jobs", "total_spent",
-                  "total_hires", "active_hires", "avg_hourly_rate_paid", "total_paid_hours", "payment_verified",
-                  "rating", "reviews_count", "hire_rate")
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,50 @@ def claim(limit: int, max_tries: int, lease_seconds: float = LEASE_SECONDS,
             {"lease": lease_seconds, "max_tries": max_tries, "limit": limit, "skip": skip or []}).fetchall()
 
 
-async def enrich_job(api: AsyncUpworkApi, job_id: str, ciphertext: str) -> Outcome:
+NO_LOGGED_IN_TOKEN = ("needs a logged-in token: configure the OAuth app (connection upwork_oauth) and run "
+                      "`jobreqs upwork-authorize` once")
+
+
+class Paths:
+    """The two ways to a job's client statistics, sharing one HTTP client and one count."""
+
+    def __init__(self, settings: UpworkSettings, concurrency: int):
+        self.settings = settings
+        self.counters = Counters()
+        self.client = httpx.AsyncClient(timeout=settings.timeout_seconds,
+                                        limits=httpx.Limits(max_connections=4 * concurrency,
+                                                            max_keepalive_connections=4 * concurrency))
+        oauth = load_oauth_settings(settings)
+        self.fallback = AsyncUpworkApi(oauth, WarehouseTokenSource(oauth), client=self.client) if oauth else None
+
+    async def fast(self, ciphertext: str) -> dict:
+        return rest_details_to_client(await visitor_details(self.client, self.settings, ciphertext, self.counters))
+
+    async def slow(self, ciphertext: str) -> dict:
+        if self.fallback is None:
+            raise UpworkApiError(NO_LOGGED_IN_TOKEN)
+        try:
+            return fallback_details_to_client(await self.fallback.auth_details(ciphertext))
+        except UpworkTokenError as exc:
+            raise UpworkApiError(f"{exc}") from None
+
+    def counts(self) -> dict:
+        counts = self.counters.as_dict()
+        if self.fallback is not None:
+            for key, value in self.fallback.counters.as_dict().items():
+                counts[key] += value
+        return counts
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def enrich_job(paths: Paths, job_id: str, ciphertext: str) -> Outcome:
     """The client statistics of one job: fast path, else fallback, else the two errors."""
     errors = []
-    for path, call, adapt in (("fast", api.pub_details, fast_details_to_client),
-                              ("fallback", api.auth_details, fallback_details_to_client)):
+    for path, call in (("fast", paths.fast), ("fallback", paths.slow)):
         try:
-            return Outcome(job_id, path, adapt(await call(ciphertext)), None)
+            return Outcome(job_id, path, await call(ciphertext), None)
         except (ShapeError, UpworkApiError) as exc:
             errors.append(f"{path}: {exc}")
         except Exception as exc:  # noqa: BLE001 - recorded on the job, never lost, never fatal to the run
@@ -125,7 +165,7 @@ async def enrich_jobs(settings: UpworkSettings, limit: int, concurrency: int, ma
     db_turn = asyncio.Lock()
     failed_ids: list[str] = []
     pending: list[Outcome] = []
-    api = AsyncUpworkApi(settings, WarehouseTokenSource(settings))
+    paths = Paths(settings, concurrency)
 
     async def flush() -> None:
         async with db_turn:
@@ -156,7 +196,7 @@ async def enrich_jobs(settings: UpworkSettings, limit: int, concurrency: int, ma
 
     async def worker() -> None:
         while (job := await queue.get()) is not None:
-            pending.append(await enrich_job(api, *job))
+            pending.append(await enrich_job(paths, *job))
             if len(pending) >= chunk:
                 await flush()
 
@@ -164,8 +204,8 @@ async def enrich_jobs(settings: UpworkSettings, limit: int, concurrency: int, ma
         await asyncio.gather(feeder(), *(worker() for _ in range(concurrency)))
         await flush()
     finally:
-        await api.aclose()
-    return counts | api.counters.as_dict()
+        await paths.aclose()
+    return counts | paths.counts()
 
 
 def upwork_enrich(limit: int = DEFAULT_LIMIT, concurrency: int = DEFAULT_CONCURRENCY,

@@ -6,9 +6,9 @@ import concurrent.futures
 
 import psycopg
 
-from scrapers.upwork.enrich import upwork_enrich
+from scrapers.upwork.enrich import NO_LOGGED_IN_TOKEN, upwork_enrich
 from scrapers.upwork.fetch import upwork_fetch
-from tests.upwork.conftest import DAY, truth
+from tests.upwork.conftest import DAY, authorize_app, truth
 
 
 def _jobs(conninfo) -> dict[str, dict]:
@@ -20,10 +20,13 @@ def _jobs(conninfo) -> dict[str, dict]:
                FROM jobreqs.upwork_jobs j LEFT JOIN jobreqs.upwork_clients c ON c.job_id = j.id""")}
 
 
-def test_fast_path_fallback_and_failure(upwork_sandbox, lake_root, warehouse):
+def test_fast_path_fallback_and_failure(upwork_sandbox, lake_root, warehouse, monkeypatch):
+    """Fast path: the visitor REST details (a challenge for some jobs); fallback: jobAuthDetails
+    with the logged-in token `upwork-authorize` stored (some jobs are private there too)."""
     url = upwork_sandbox(jobs=150, arrivals=0, late_arrivals=0, before=0, malformed_rate=0,
                          fast_fail_rate=0.2, both_fail_rate=0.05)
     upwork_fetch(lake_root, DAY)
+    authorize_app(monkeypatch)
     facts = truth(url)
     assert facts["fails_fast"] and facts["fails_both"], "the seed must give both kinds of failure"
     result = upwork_enrich(limit=1000, concurrency=6)
@@ -43,7 +46,9 @@ def test_fast_path_fallback_and_failure(upwork_sandbox, lake_root, warehouse):
             assert job["enriched_at"] is not None and job["client_job"] == job_id
             assert job["enrich_path"] == ("fallback" if job_id in facts["fails_fast"] else "fast")
             assert job["client_country"] and job["jobs_posted"] >= 1 and job["member_since"] is not None
-            assert 0 <= job["hire_rate"] <= 1 and job["total_spent"] >= 0 and job["payment_verified"] is not None
+            assert 0 <= job["hire_rate"] <= 1 and job["total_spent"] >= 0
+            # the REST answer has no payment flag; the authenticated details have it
+            assert (job["payment_verified"] is not None) == (job_id in facts["fails_fast"])
             assert job["enrich_last_error"] is None
 
     # A second run takes only the failed jobs again; their try count goes up, nothing else moves.
@@ -78,3 +83,16 @@ def test_two_runs_at_once_take_disjoint_jobs(upwork_sandbox, lake_root, warehous
     jobs = _jobs(warehouse)
     # a job taken by both runs would have been tried twice
     assert all(j["enrich_tries"] == 1 and j["enriched_at"] is not None for j in jobs.values())
+
+
+def test_without_a_logged_in_token_the_fallback_says_what_to_do(upwork_sandbox, lake_root, warehouse):
+    url = upwork_sandbox(jobs=60, arrivals=0, late_arrivals=0, before=0, malformed_rate=0,
+                         fast_fail_rate=0.3, both_fail_rate=0)
+    upwork_fetch(lake_root, DAY)
+    result = upwork_enrich(limit=1000, concurrency=4)
+    facts = truth(url)
+    assert result["failed"] == len(facts["fails_fast"]) > 0 and result["fallback"] == 0
+    failed = [j for j in _jobs(warehouse).values() if j["enriched_at"] is None]
+    assert all("Cloudflare challenge" in j["enrich_last_error"] and NO_LOGGED_IN_TOKEN in j["enrich_last_error"]
+               for j in failed)
+    assert facts["counts"]["details_fallback"] == 0  # never sent with a visitor token
