@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test ui venv bench clean-state
+.PHONY: run test ui venv bench clean-state month
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -28,6 +28,10 @@ test: $(STAMP)
 
 ui: $(STAMP)
 	$(BIN)/jobreqs ui
+
+# 30 dates of the daily DAG on the sandboxes, then the month's trends page as a PNG
+month: $(STAMP)
+	$(BIN)/jobreqs sandbox-month --screenshot test-artifacts/sandbox_month_trends.png $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import subprocess
 import sys
 import datetime as dt
@@ -39,7 +40,8 @@ def _admin_conninfo(folder: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=5_960, help="jobs in the window before paging (40 more arrive)")
+    parser.add_argument("--jobs", type=int, default=5_960, help="jobs in the window before paging (40 more arrive); "
+                        "past ~4,900 one pass stops at Upwork's offset cap")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--in-process", action="store_true", help="run the sandbox in this process (as the tests do)")
     parser.add_argument("--bursts", action="store_true", help="429 bursts every 50 requests (Retry-After 0.05 s)")
@@ -69,22 +71,23 @@ def main() -> None:
 @contextlib.contextmanager
 def _sandbox(in_process: bool, options: dict):
     """The sandbox in its own process by default: in this one, its threads would compete with
-    the client for the GIL and the figures would measure that contention."""
+    the client for the GIL and the figures would measure that contention. Yields the environment
+    that points the pipeline at it."""
     if in_process:
-        from scrapers.upwork.sandbox import sandbox_server
+        from scrapers.upwork.sandbox import sandbox_servers
 
-        with sandbox_server(**options) as url:
-            yield url
+        with sandbox_servers(**options) as urls:
+            yield urls.environment()
         return
-    argv = [sys.executable, "-m", "scrapers.upwork.sandbox", "--port", "0"]
+    argv = [sys.executable, "-m", "scrapers.upwork.sandbox"]
     for key, value in options.items():
         argv += ["--" + key.replace("_", "-"), str(value)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     try:
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http"):
+        line = proc.stdout.readline().strip()
+        if not line.startswith("{"):
             raise RuntimeError("the sandbox did not start")
-        yield url
+        yield json.loads(line)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -108,9 +111,8 @@ def run(args) -> None:
     warm = time.monotonic()
     write_jsonl_gz(root / "warm-up.jsonl.gz", [{}])
     first_write = time.monotonic() - warm
-    with _sandbox(args.in_process, options) as url:
-        os.environ["JOBREQS_UPWORK_BASE_URL"] = url
-        os.environ["JOBREQS_UPWORK_MODE"] = "visitor"
+    with _sandbox(args.in_process, options) as environment:
+        os.environ.update(environment)
         began = time.monotonic()
         token = upwork_token()
         fetched = upwork_fetch(root, DAY)
@@ -119,7 +121,8 @@ def run(args) -> None:
     n = fetched["fetched"]
     load_s = fetched["seconds_lake"] + fetched["seconds_load"]
     print(f"upwork sandbox day {DAY}: {n} jobs fetched, {fetched['quarantined']} quarantined, "
-          f"{fetched['pages']} pages, {fetched['passes']} passes, {fetched['retries']} retries")
+          f"{fetched['pages']} pages, {fetched['passes']} passes, {fetched['retries']} retries; "
+          f"{fetched['coverage']:.0%} of the day covered{' (stopped at the offset cap)' if fetched['capped'] else ''}")
     print(f"  token:   {'reused' if token['reused'] else 'obtained'}")
     print(f"  fetch:   {n / fetched['seconds_paging']:8.1f} jobs/s  ({fetched['seconds_paging']:.2f} s paging the search)")
     print(f"  load:    {n / load_s:8.1f} jobs/s  (lake {fetched['seconds_lake']:.2f} s + warehouse upsert "

@@ -9,8 +9,13 @@ result to the warehouse (`jobreqs_warehouse`) and the lake.
 which `sources` to collect, and the `extraction_backend` (`local`, free and offline, or `openai`).
 
 **Backfills** (`airflow backfill create --dag-id jobreqs_daily --from-date ... --to-date ...`)
-re-process the raw snapshots the lake already holds for each date: scrapers cannot go back in
+re-process the raw snapshots the lake already holds for each date: real sites cannot go back in
 time, so for a past date they are skipped and a date without snapshots ends with a clear message.
+The local sandboxes serve any date: in sandbox mode a past date is collected (`jobreqs
+sandbox-month` backfills a month that way).
+
+**Upwork** serves nothing past offset 5,000: `jobreqs_upwork_sweep` collects the newest jobs
+often, and `upwork_fetch` records in `pipeline_runs` how much of the day was read (`coverage`).
 
 Each task records its statistics in `jobreqs.pipeline_runs`; every step is idempotent for its date.
 """

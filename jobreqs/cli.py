@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
     "run": ("jobreqs.runner", "run the daily DAG for a date (default today) and print a summary"),
+    "sandbox-month": ("jobreqs.sandbox_month", "run (or re-run) 30 dates on the sandboxes and show their trends"),
     "migrate": ("jobreqs.warehouse_cli", "apply the warehouse migrations"),
     "warehouse-url": ("jobreqs.warehouse_cli", "print how to connect a SQL client to the warehouse"),
     "ui": ("jobreqs.ui", "start the Airflow UI (airflow standalone) with the project's DAGs and plugins"),

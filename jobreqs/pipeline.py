@@ -56,10 +56,30 @@ def map_partition(source_dir: str, target_zone: str, ctx: RunContext,
     return str(target), count
 
 
+def collects_from_sandbox(source: str) -> bool:
+    """Whether ``source`` is configured to collect from a local sandbox (a loopback URL)."""
+    from urllib.parse import urlparse
+
+    loopback = lambda url: (urlparse(url).hostname or "") in ("127.0.0.1", "localhost", "::1")  # noqa: E731
+    if source == "indeed":
+        from scrapers.indeed.run import default_base_url
+
+        return loopback(default_base_url())
+    if source == "upwork":
+        from scrapers.upwork.settings import load_settings
+
+        try:
+            return loopback(load_settings().root)
+        except RuntimeError:  # not configured at all: the task will say so
+            return False
+    return False
+
+
 def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     """Skip a collection task (recorded, with its reason) when its source is switched off in the
-    run's params, or when the date is too old to collect: the sites cannot go back in time, so a
-    backfill re-processes the raw snapshots that the lake already holds."""
+    run's params, or when the date is too old to collect from the real site: the sites cannot go
+    back in time, so a backfill re-processes the raw snapshots that the lake already holds. A
+    sandbox serves any date, so in sandbox mode past dates are collected too."""
     from airflow.sdk.exceptions import AirflowSkipException
 
     sources = ctx.params.get("sources") or ("indeed", "upwork")
@@ -67,7 +87,7 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     reason = None
     if source not in sources:
         reason = f"{source} is switched off in this run's params"
-    elif ctx.day < today - dt.timedelta(days=1):
+    elif ctx.day < today - dt.timedelta(days=1) and not collects_from_sandbox(source):
         reason = (f"{ctx.day} is in the past: {source} cannot be collected again; the run "
                   "re-processes the raw snapshot the lake holds for that date")
     if reason:
@@ -96,7 +116,28 @@ def run_upwork_fetch(ctx: RunContext) -> dict:
     skip_collection(ctx, "upwork", "upwork_fetch")
     from scrapers.upwork.fetch import upwork_fetch
 
-    return ctx.record("upwork_fetch", upwork_fetch(lake.lake_root(), ctx.day))
+    stats = upwork_fetch(lake.lake_root(), ctx.day)
+    message = None
+    if not stats.get("skipped") and stats.get("coverage", 1.0) < 1.0:
+        gaps = ", ".join(f"{a[11:16]}-{b[11:16]}" for a, b in stats.get("gaps", []))
+        message = (f"covered {stats['coverage']:.0%} of the day's publish times (not read: {gaps} UTC); "
+                   "Upwork serves nothing past offset 5,000: unpause jobreqs_upwork_sweep or sweep more often")
+    return ctx.record("upwork_fetch", stats, message=message)
+
+
+def run_upwork_sweep(ctx: RunContext) -> dict:
+    """The frequent DAG's task: the newest Upwork jobs into their days' raw partitions."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from scrapers.upwork.fetch import upwork_sweep
+    from scrapers.upwork.settings import load_settings
+
+    try:
+        load_settings()
+    except RuntimeError as exc:  # not configured: nothing to sweep, and nothing failed
+        ctx.record("upwork_sweep", {}, status="skipped", message=str(exc))
+        raise AirflowSkipException(str(exc)) from None
+    return ctx.record("upwork_sweep", upwork_sweep(lake.lake_root(), ctx.params.get("max_pages")))
 
 
 def run_upwork_enrich(ctx: RunContext) -> dict:

@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import os
 import time
-from collections.abc import Iterator
 
 from jobreqs import airflow_env
 
@@ -29,35 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="extraction backend (default: the DAG's param, local)")
 
 
-#: Jobs in the sandbox Upwork day of ``jobreqs run`` (the sandbox's realistic day is ~6,000).
-SANDBOX_UPWORK_JOBS = 1_500
+def sandboxes(day: dt.date, upwork_jobs: int | None = None):
+    """Start the sandboxes for ``day`` (``jobreqs.sandboxes``), point the pipeline at them through
+    the environment, and yield lines for the summary (a context manager)."""
+    from jobreqs import sandboxes as registry
 
-
-@contextlib.contextmanager
-def sandboxes(day: dt.date, upwork_jobs: int = SANDBOX_UPWORK_JOBS) -> Iterator[list[str]]:
-    """Start the sandbox Indeed and Upwork servers for ``day``, point the pipeline at them through
-    the environment, and yield lines for the summary."""
-    from scrapers.indeed.sandbox import sandbox_server as indeed_sandbox
-    from scrapers.upwork.sandbox import sandbox_server as upwork_sandbox
-
-    with contextlib.ExitStack() as stack:
-        indeed_url = stack.enter_context(indeed_sandbox())
-        upwork_url = stack.enter_context(upwork_sandbox(day=day, jobs=upwork_jobs))
-        overrides = {"JOBREQS_INDEED_BASE_URL": indeed_url, "JOBREQS_UPWORK_BASE_URL": upwork_url}
-        for key, value in overrides.items():
-            stack.callback(_restore, key, os.environ.get(key))
-            os.environ[key] = value
-        # A configured upwork_api connection would win over the sandbox: hide it for this run.
-        stack.callback(_restore, "AIRFLOW_CONN_UPWORK_API", os.environ.pop("AIRFLOW_CONN_UPWORK_API", None))
-        yield [f"Indeed: the local sandbox at {indeed_url} (saved-structure pages), not the real site",
-               f"Upwork: the local sandbox at {upwork_url} ({upwork_jobs} synthetic jobs), not the real site"]
-
-
-def _restore(key: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(key, None)
-    else:
-        os.environ[key] = value
+    return registry.serving(day, options={"upwork": {"jobs": upwork_jobs}} if upwork_jobs else None)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,9 +1,11 @@
 """The technology mix of the sandboxes' synthetic postings, drifting over weeks.
 
 The sandboxes publish new postings every day, reproducible from the date. For a month of sandbox
-runs to draw a trend, the share of each technology must move: each technology gets, from its
-name, a steady trend (some rise, some fall, most stay flat) and a slow wave with a period of a few
-weeks. ``weights(names, day)`` gives the relative weights for one date; ``pick`` draws from them.
+runs to draw a trend, the share of each technology must move: each technology's weight follows,
+from its name, a long wave (a period of four to ten months: over any month some technologies
+rise steadily while others fall) and a short one (three to eight weeks). It stays bounded, so no
+technology ever takes over or vanishes. ``weights(names, day)`` gives the relative weights for one
+date; ``pick`` draws from them.
 
 Nothing here is random at import time: the same date always gives the same weights.
 """
@@ -20,16 +22,6 @@ from functools import lru_cache
 #: Day zero of the trends (any fixed date works; weights are defined for every date).
 EPOCH = dt.date(2026, 1, 5)
 
-#: Technologies given a clear direction, so that a month of sandbox runs shows risers and fallers
-#: (per week, on the log scale of the weight).
-STEADY = {
-    "LangChain": 0.22, "OpenAI API": 0.16, "dbt": 0.14, "Snowflake": 0.10, "PyTorch": 0.12,
-    "Rust": 0.09, "Terraform": 0.08, "Apache Airflow": 0.10, "Airflow": 0.10, "Polars": 0.18,
-    "PHP": -0.12, "WordPress": -0.10, "Hadoop": -0.18, "jQuery": -0.15, "Excel": -0.07,
-    "TensorFlow": -0.11, "R": -0.06, "Tableau": -0.05,
-}
-
-
 def _unit(name: str, salt: str) -> float:
     """A number in [0, 1) fixed by ``name`` and ``salt``."""
     digest = hashlib.sha256(f"{salt}:{name}".encode()).digest()
@@ -40,12 +32,10 @@ def _unit(name: str, salt: str) -> float:
 def weight(name: str, day: dt.date) -> float:
     """The relative weight of one technology on ``day`` (always > 0)."""
     weeks = (day - EPOCH).days / 7
-    slope = STEADY.get(name, (_unit(name, "slope") - 0.5) * 0.06)
-    period = 3 + 5 * _unit(name, "period")  # weeks
-    phase = 2 * math.pi * _unit(name, "phase")
-    wave = 0.35 * math.sin(2 * math.pi * weeks / period + phase)
-    # Bounded: a trend runs for months without one technology taking over (or vanishing).
-    level = max(-3.0, min(3.0, slope * weeks))
+    long_period = 16 + 28 * _unit(name, "long")  # weeks
+    short_period = 3 + 5 * _unit(name, "short")
+    level = 1.2 * math.sin(2 * math.pi * weeks / long_period + 2 * math.pi * _unit(name, "phase"))
+    wave = 0.3 * math.sin(2 * math.pi * weeks / short_period + 2 * math.pi * _unit(name, "phase2"))
     return math.exp(level + wave)
 
 

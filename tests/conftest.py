@@ -195,8 +195,8 @@ def airflow_services(create_database):
             "AIRFLOW_CONN_JOBREQS_WAREHOUSE": airflow_conn_json(warehouse_conninfo),
             "JOBREQS_LAKE_URL": lake_dir.as_uri(),
             "JOBREQS_STATE_DIR": str(SESSION_TMP / "services-state"),
-            "JOBREQS_INDEED_BASE_URL": os.environ["JOBREQS_INDEED_BASE_URL"],
-            "JOBREQS_UPWORK_BASE_URL": os.environ["JOBREQS_UPWORK_BASE_URL"],
+            # the sandboxes' URLs (and the sandbox Zyte API's key), as jobreqs.sandboxes set them
+            **{k: v for k, v in os.environ.items() if k.startswith(("JOBREQS_INDEED_", "JOBREQS_UPWORK_"))},
         })
         services.warehouse_conninfo = warehouse_conninfo
         services.lake_url = lake_dir.as_uri()

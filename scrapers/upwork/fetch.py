@@ -387,9 +387,9 @@ def fetch_day(settings: UpworkSettings, root, day: dt.date) -> FetchStats:
         lake_done = time.monotonic()
         stats.inserted, stats.updated = upsert_jobs(_Spool.read(merged), day, _Spool.read(spool.clients_path))
     start, end = window(day)
-    # The pass read from the top of the list: when it saw jobs newer than the window, it read the
-    # window's last moments too.
-    newest = end if stats.newer_than_window else stats.newest_read
+    # The pass read from the top of the list, so everything published up to the moment it ran
+    # (or up to the window's end, when it ran after it).
+    newest = min(dt.datetime.now(dt.timezone.utc), end)
     record_read("daily", start if stats.covered else stats.oldest_read, newest, stats.covered,
                 stats.capped, stats.pages, stats.inserted)
     done = time.monotonic()
@@ -418,8 +418,6 @@ def upwork_fetch(lake_root, day: dt.date, refetch_after_days: float = 2.0) -> di
     result = {"skipped": False} | {k: v for k, v in stats.__dict__.items()
                                    if k not in ("extra", "oldest_read", "newest_read")} | stats.extra
     result |= coverage(day)
-    if stats.covered:
-        result["coverage"] = 1.0
     seconds = result.get("seconds") or 0
     result["jobs_per_second"] = round(stats.fetched / seconds, 1) if seconds else None
     log.info("upwork fetch %s: %s", day, result)

@@ -199,7 +199,7 @@ class SandboxDay:
         low = rng.choice([10, 15, 20, 25, 30, 40, 50])
         paragraphs = [
             f"We need an experienced developer to build a {rng.choice(TOPICS)}.",
-            f"Required: {', '.join(skills[:3])}. Nice to have: {', '.join(skills[3:]) or 'Git'}.",
+            f"Required: {', '.join(skills[:3])}." + (f" Nice to have: {', '.join(skills[3:])}." if skills[3:] else ""),
             rng.choice(FLUFF),
             f"You will work with our {rng.choice(skills)} backend and deploy on {rng.choice(['AWS', 'GCP', 'Azure', 'Heroku'])}.",
         ]

@@ -1,0 +1,88 @@
+"""The local sandboxes that stand for the real sources, started from one place.
+
+Each source that has a sandbox registers a starter here: a context manager that serves the
+sandbox for a date and yields the environment that points the pipeline at it, plus one line for
+the user. ``serving(day)`` starts them all (or the ones named), sets that environment while the
+block runs and restores it after; ``jobreqs run`` and ``jobreqs sandbox-month`` use it, so a new
+source's sandbox appears in both once it calls ``register``.
+
+The sandboxes serve any date (new postings every day, a technology mix drifting over weeks), so
+in sandbox mode a past date is collected too (``jobreqs.pipeline.skip_collection``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from typing import ContextManager
+
+#: A starter: ``starter(day, **options) -> context manager yielding (environment, line for the user)``.
+Starter = Callable[..., ContextManager[tuple[dict[str, str], str]]]
+
+#: Jobs per day in the sandbox Upwork of ``jobreqs run`` (the sandbox's realistic day: ~6,000).
+SANDBOX_UPWORK_JOBS = 1_500
+
+_STARTERS: dict[str, Starter] = {}
+#: Settings that would win over a sandbox's environment: hidden while it serves.
+_HIDDEN = ("AIRFLOW_CONN_UPWORK_API", "AIRFLOW_CONN_UPWORK_OAUTH", "AIRFLOW_CONN_INDEED_PROXY")
+
+
+def register(source: str, starter: Starter) -> None:
+    """Make ``source``'s sandbox part of every ``serving()``."""
+    _STARTERS[source] = starter
+
+
+def registered() -> list[str]:
+    return list(_STARTERS)
+
+
+@contextlib.contextmanager
+def _indeed(day: dt.date) -> Iterator[tuple[dict[str, str], str]]:
+    from scrapers.indeed.sandbox import sandbox_server
+
+    with sandbox_server(day=day) as url:
+        yield {"JOBREQS_INDEED_BASE_URL": url}, f"Indeed: the local sandbox at {url} (real page structure), not the real site"
+
+
+@contextlib.contextmanager
+def _upwork(day: dt.date, jobs: int = SANDBOX_UPWORK_JOBS) -> Iterator[tuple[dict[str, str], str]]:
+    from scrapers.upwork.sandbox import sandbox_servers
+
+    # jobs arriving while the client pages, and the previous evening's tail, in proportion
+    arrivals = max(2, jobs // 100)
+    with sandbox_servers(day=day, jobs=jobs, arrivals=arrivals, late_arrivals=arrivals // 2,
+                         before=max(5, jobs // 20)) as urls:
+        yield urls.environment("visitor"), (f"Upwork: the local sandbox at {urls.www} ({jobs} synthetic jobs, "
+                                            f"token through a sandbox Zyte API), not the real site")
+
+
+register("indeed", _indeed)
+register("upwork", _upwork)
+
+
+@contextlib.contextmanager
+def serving(day: dt.date, sources: list[str] | None = None,
+            options: dict[str, dict] | None = None) -> Iterator[list[str]]:
+    """Serve the sandboxes of ``sources`` (default: every registered one) for ``day`` and point
+    the pipeline at them through the environment; yield one line per sandbox for the user.
+    ``options``: keyword arguments for a source's starter (``{"upwork": {"jobs": 300}}``)."""
+    with contextlib.ExitStack() as stack:
+        for key in _HIDDEN:  # a configured connection would win over the sandbox
+            stack.callback(_restore, key, os.environ.pop(key, None))
+        lines = []
+        for source in sources or registered():
+            environment, line = stack.enter_context(_STARTERS[source](day, **(options or {}).get(source, {})))
+            for key, value in environment.items():
+                stack.callback(_restore, key, os.environ.get(key))
+                os.environ[key] = value
+            lines.append(line)
+        yield lines
+
+
+def _restore(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
