@@ -98,3 +98,16 @@ def test_committed_taxonomy_is_the_build_output(tmp_path):
     built = build_taxonomy.build(shared)
     committed = json.loads(build_taxonomy.TAXONOMY_DIR.joinpath("taxonomy.json").read_text(encoding="utf-8"))
     assert built["version"] == committed["version"]
+
+
+def test_sync_writes_parents(warehouse):
+    import psycopg
+
+    from transforms.taxonomy_sync import sync_taxonomy
+
+    sync_taxonomy(warehouse)
+    tax = load_taxonomy()
+    with psycopg.connect(warehouse) as conn:
+        rows = dict(conn.execute("SELECT name, parent FROM jobreqs.technologies WHERE parent IS NOT NULL").fetchall())
+    assert rows == tax.parents
+    assert sync_taxonomy(warehouse)["technologies_written"] == 0  # parents unchanged: nothing rewritten
