@@ -111,3 +111,33 @@ def test_sync_writes_parents(warehouse):
         rows = dict(conn.execute("SELECT name, parent FROM jobreqs.technologies WHERE parent IS NOT NULL").fetchall())
     assert rows == tax.parents
     assert sync_taxonomy(warehouse)["technologies_written"] == 0  # parents unchanged: nothing rewritten
+
+
+def test_rolled_up_view_counts_each_posting_once_per_parent(warehouse):
+    import datetime as dt
+
+    import psycopg
+
+    from transforms.load import load_postings
+    from transforms.taxonomy_sync import sync_taxonomy
+
+    sync_taxonomy(warehouse)
+    base = {"source": "indeed", "title": "Engineer", "posting_date": dt.date(2026, 11, 21),
+            "description_text": "x", "content_hash": "h"}
+    records = [
+        {**base, "source_id": "1", "technologies": ["azure key vault", "azure service bus", "python"]},
+        {**base, "source_id": "2", "technologies": ["azure", "azure functions"]},
+        {**base, "source_id": "3", "technologies": ["excel"]},
+    ]
+    with psycopg.connect(warehouse) as conn:
+        load_postings(conn, records)
+        rows = conn.execute("SELECT source_id, technology, named FROM jobreqs.posting_technologies_rolled_up "
+                            "ORDER BY 1, 2").fetchall()
+        shares = dict(conn.execute("SELECT technology, count(*) FROM jobreqs.posting_technologies_rolled_up "
+                                   "GROUP BY 1").fetchall())
+    assert rows == [
+        ("1", "azure", False), ("1", "azure key vault", True), ("1", "azure service bus", True), ("1", "python", True),
+        ("2", "azure", True), ("2", "azure functions", True),
+        ("3", "excel", True), ("3", "microsoft office", False),
+    ]
+    assert shares["azure"] == 2 and shares["microsoft office"] == 1
