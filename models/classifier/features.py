@@ -222,21 +222,23 @@ class TaxonomyMatchCounter(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> sp.csr_matrix:
         docs = list(X)
-        finder = self._finder()
-        rows: list[int] = []
-        first = 0
-        while first < len(docs):
-            # a chunk of consecutive paragraphs, about a posting long: one scan each (the context
-            # rules compare a match with its neighbours, so a scan's cost grows faster than its length)
-            last, size = first, 0
-            while last < len(docs) and (last == first or size + len(docs[last]) < _CHUNK_CHARS):
-                size += len(docs[last]) + 1
-                last += 1
-            starts = np.cumsum([0] + [len(d) + 1 for d in docs[first:last - 1]])
-            found = [m.start for m in finder.find("\n".join(docs[first:last]))]
-            rows.extend((np.searchsorted(starts, found, side="right") - 1 + first).tolist())
-            first = last
-        counts = np.bincount(np.array(rows, dtype=np.int64), minlength=len(docs)).astype(np.float64)
+        if not docs:
+            return sp.csr_matrix((0, 1))
+        find = self._finder().find
+        # where each paragraph starts in the batch's text joined by line breaks, and the chunks: runs
+        # of consecutive paragraphs about a posting long, one scan each (the context rules compare a
+        # match with its neighbours, so one scan of a whole batch would cost more than its length)
+        ends = np.cumsum(np.fromiter(map(len, docs), dtype=np.int64, count=len(docs)) + 1)
+        starts = np.concatenate(([0], ends[:-1]))
+        cuts = np.flatnonzero(np.diff(starts // _CHUNK_CHARS)) + 1
+        rows: list[np.ndarray] = []
+        for first, last in zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [len(docs)])).tolist()):
+            offset = int(starts[first])
+            found = [m.start + offset for m in find("\n".join(docs[first:last]))]
+            if found:
+                rows.append(np.searchsorted(starts, found, side="right") - 1)
+        counts = np.bincount(np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),
+                             minlength=len(docs)).astype(np.float64)
         nonzero = np.flatnonzero(counts)
         return sp.csr_matrix((counts[nonzero], (nonzero, np.zeros(len(nonzero), dtype=np.int64))),
                              shape=(len(docs), 1))
