@@ -1,4 +1,5 @@
-"""A fast word counter for the classifier's ``Pipeline`` (unigrams, optional bigrams, name columns).
+"""The classifier's features: a fast word counter (unigrams, optional bigrams, name columns) and
+the count of technologies the taxonomy's local extractor finds (:class:`TaxonomyMatchCounter`).
 
 scikit-learn's ``CountVectorizer`` tokenises each paragraph with a regular expression and counts
 tokens in a Python loop: about 1,500 postings a second on one core for the word features alone,
@@ -9,8 +10,8 @@ forms) to its id with one C-level dict lookup, and builds the sparse matrix with
 columns are what a ``CountVectorizer(min_df=...)`` with this tokenisation would count.
 
 Tokens keep ``+``, ``#`` and inner ``.`` so that ``c++``, ``c#``, ``.net`` and ``node.js`` stay whole;
-a dot that ends a sentence is dropped. Only plain data (dicts, numpy arrays) is fitted, so the
-estimator persists with skops.
+a dot that ends a sentence is dropped. Only plain data (dicts, lists, numpy arrays) is fitted or
+held, so both estimators persist with skops.
 """
 
 from __future__ import annotations
