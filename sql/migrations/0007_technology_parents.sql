@@ -23,5 +23,9 @@ FROM up
 GROUP BY source, source_id, technology;
 COMMENT ON VIEW jobreqs.posting_technologies_rolled_up IS
     'Each posting once per technology it names and once per ancestor of those (taxonomy parents): a posting naming Azure Key Vault counts for Azure too, once.';
+COMMENT ON COLUMN jobreqs.posting_technologies_rolled_up.source IS 'Source of the posting (indeed, upwork).';
+COMMENT ON COLUMN jobreqs.posting_technologies_rolled_up.source_id IS 'Id of the posting at its source.';
+COMMENT ON COLUMN jobreqs.posting_technologies_rolled_up.technology IS
+    'Canonical technology: one the posting names, or an ancestor of one (jobreqs.technologies.parent).';
 COMMENT ON COLUMN jobreqs.posting_technologies_rolled_up.named IS
-    'true when the posting names the technology itself, false when it counts only through a product of it';
+    'True when the posting names the technology itself, false when it counts only through a product of it.';
