@@ -57,22 +57,10 @@ def map_partition(source_dir: str, target_zone: str, ctx: RunContext,
 
 
 def collects_from_sandbox(source: str) -> bool:
-    """Whether ``source`` is configured to collect from a local sandbox (a loopback URL)."""
-    from urllib.parse import urlparse
+    """Whether ``source`` is configured to collect from a local sandbox (``jobreqs.sandboxes``)."""
+    from jobreqs import sandboxes
 
-    loopback = lambda url: (urlparse(url).hostname or "") in ("127.0.0.1", "localhost", "::1")  # noqa: E731
-    if source == "indeed":
-        from scrapers.indeed.run import default_base_url
-
-        return loopback(default_base_url())
-    if source == "upwork":
-        from scrapers.upwork.settings import load_settings
-
-        try:
-            return loopback(load_settings().root)
-        except RuntimeError:  # not configured at all: the task will say so
-            return False
-    return False
+    return sandboxes.is_sandbox(source)
 
 
 def skip_collection(ctx: RunContext, source: str, stage: str) -> None:

@@ -1,13 +1,15 @@
 """The local sandboxes that stand for the real sources, started from one place.
 
-Each source that has a sandbox registers a starter here: a context manager that serves the
+Each source that has a sandbox registers here a starter (a context manager that serves the
 sandbox for a date and yields the environment that points the pipeline at it, plus one line for
-the user. ``serving(day)`` starts them all (or the ones named), sets that environment while the
-block runs and restores it after; ``jobreqs run`` and ``jobreqs sandbox-month`` use it, so a new
-source's sandbox appears in both once it calls ``register``.
+the user) and a check that says whether the source's configuration points at a sandbox.
+``serving(day)`` starts them all (or the ones named), sets that environment while the block runs
+and restores it after; ``jobreqs run`` and ``jobreqs sandbox-month`` use it, so a new source's
+sandbox appears in both once it calls ``register``.
 
 The sandboxes serve any date (new postings every day, a technology mix drifting over weeks), so
-in sandbox mode a past date is collected too (``jobreqs.pipeline.skip_collection``).
+in sandbox mode a past date is collected too: ``jobreqs.pipeline.skip_collection`` asks
+``is_sandbox(source)``.
 """
 
 from __future__ import annotations
@@ -25,17 +27,34 @@ Starter = Callable[..., ContextManager[tuple[dict[str, str], str]]]
 SANDBOX_UPWORK_JOBS = 1_500
 
 _STARTERS: dict[str, Starter] = {}
+_CHECKS: dict[str, Callable[[], bool]] = {}
 #: Settings that would win over a sandbox's environment: hidden while it serves.
 _HIDDEN = ("AIRFLOW_CONN_UPWORK_API", "AIRFLOW_CONN_UPWORK_OAUTH", "AIRFLOW_CONN_INDEED_PROXY")
 
 
-def register(source: str, starter: Starter) -> None:
-    """Make ``source``'s sandbox part of every ``serving()``."""
+def register(source: str, starter: Starter, is_configured_sandbox: Callable[[], bool]) -> None:
+    """Make ``source``'s sandbox part of every ``serving()``; ``is_configured_sandbox()`` says
+    whether the source's current configuration points at a sandbox."""
     _STARTERS[source] = starter
+    _CHECKS[source] = is_configured_sandbox
 
 
 def registered() -> list[str]:
     return list(_STARTERS)
+
+
+def is_loopback(url: str | None) -> bool:
+    """A server on this machine: the sandboxes listen on 127.0.0.1."""
+    from urllib.parse import urlparse
+
+    return (urlparse(url or "").hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+def is_sandbox(source: str) -> bool:
+    """Whether ``source`` is configured to collect from a local sandbox (False for a source
+    without a sandbox, or not configured at all)."""
+    check = _CHECKS.get(source)
+    return bool(check and check())
 
 
 @contextlib.contextmanager
@@ -58,8 +77,23 @@ def _upwork(day: dt.date, jobs: int = SANDBOX_UPWORK_JOBS) -> Iterator[tuple[dic
                                             f"token through a sandbox Zyte API), not the real site")
 
 
-register("indeed", _indeed)
-register("upwork", _upwork)
+def _indeed_is_sandbox() -> bool:
+    from scrapers.indeed.run import default_base_url
+
+    return is_loopback(default_base_url())
+
+
+def _upwork_is_sandbox() -> bool:
+    from scrapers.upwork.settings import load_settings
+
+    try:
+        return is_loopback(load_settings().root)
+    except RuntimeError:  # not configured at all: the task will say so
+        return False
+
+
+register("indeed", _indeed, _indeed_is_sandbox)
+register("upwork", _upwork, _upwork_is_sandbox)
 
 
 @contextlib.contextmanager

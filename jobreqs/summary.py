@@ -23,7 +23,7 @@ def _table_counts(conn, day: dt.date) -> list[tuple[str, int]]:
 # The figures of each stage worth a line in the summary (all are in jobreqs.pipeline_runs.stats).
 _HIGHLIGHTS = {
     "scrape_indeed": ("postings", "duplicates", "blocked", "quarantined", "errors"),
-    "upwork_fetch": ("fetched", "quarantined", "pages"),
+    "upwork_fetch": ("fetched", "quarantined", "pages", "coverage"),
     "upwork_enrich": ("enriched", "failed", "remaining"),
     "normalise": ("postings_total",),
     "classify": ("tokens_before", "tokens_after", "reduction"),

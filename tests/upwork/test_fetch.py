@@ -183,3 +183,19 @@ def test_backfill_of_an_old_date_keeps_its_snapshot(upwork_sandbox, lake_root, w
     again = upwork_fetch(lake_root, old)
     assert again["skipped"] is True and "kept that snapshot" in again["message"]
     assert _raw_records(lake_root, old) == before
+
+
+def test_the_daily_task_records_how_much_of_the_day_was_read(upwork_sandbox, lake_root, warehouse):
+    """A search that stops short of the day's start (here a sandbox whose results end at offset
+    100): pipeline_runs says how much of the day was read, and what to do."""
+    from jobreqs.pipeline import RunContext, run_upwork_fetch
+
+    upwork_sandbox(jobs=300, arrivals=0, late_arrivals=0, before=5, offset_cap=100, malformed_rate=0)
+    stats = run_upwork_fetch(RunContext(run_id="manual__coverage", day=DAY))
+    assert stats["covered"] is False and 0.1 < stats["coverage"] < 0.6 and stats["fetched"] == 100
+    with psycopg.connect(warehouse) as conn:
+        status, message, recorded = conn.execute(
+            """SELECT status, message, stats FROM jobreqs.pipeline_runs
+               WHERE run_id = 'manual__coverage' AND stage = 'upwork_fetch'""").fetchone()
+    assert status == "success" and recorded["coverage"] == stats["coverage"] and recorded["gaps"]
+    assert message.startswith(f"covered {stats['coverage']:.0%} of the day") and "jobreqs_upwork_sweep" in message
