@@ -11,8 +11,8 @@ which `sources` to collect, and the `extraction_backend` (`local`, free and offl
 **Backfills** (`airflow backfill create --dag-id jobreqs_daily --from-date ... --to-date ...`)
 re-process the raw snapshots the lake already holds for each date: real sites cannot go back in
 time, so for a past date they are skipped and a date without snapshots ends with a clear message.
-The local sandboxes serve any date: in sandbox mode a past date is collected (`jobreqs
-sandbox-month` backfills a month that way).
+A local sandbox started for a past date serves it, so that date is collected (`jobreqs
+sandbox-month` builds a month that way).
 
 **Upwork** serves nothing past offset 5,000: `jobreqs_upwork_sweep` collects the newest jobs
 often, and `upwork_fetch` records in `pipeline_runs` how much of the day was read (`coverage`).

@@ -56,18 +56,18 @@ def map_partition(source_dir: str, target_zone: str, ctx: RunContext,
     return str(target), count
 
 
-def collects_from_sandbox(source: str) -> bool:
-    """Whether ``source`` is configured to collect from a local sandbox (``jobreqs.sandboxes``)."""
+def collects_from_sandbox(source: str, day: dt.date) -> bool:
+    """Whether ``source`` collects from a local sandbox that serves ``day`` (``jobreqs.sandboxes``)."""
     from jobreqs import sandboxes
 
-    return sandboxes.is_sandbox(source)
+    return sandboxes.serves(source, day)
 
 
 def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     """Skip a collection task (recorded, with its reason) when its source is switched off in the
-    run's params, or when the date is too old to collect from the real site: the sites cannot go
-    back in time, so a backfill re-processes the raw snapshots that the lake already holds. A
-    sandbox serves any date, so in sandbox mode past dates are collected too."""
+    run's params, or when the date is too old to collect: the real sites cannot go back in time,
+    so a backfill re-processes the raw snapshots that the lake already holds. A sandbox started
+    for that date (``jobreqs sandbox-month``) is collected from, past or not."""
     from airflow.sdk.exceptions import AirflowSkipException
 
     sources = ctx.params.get("sources") or ("indeed", "upwork")
@@ -75,7 +75,7 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     reason = None
     if source not in sources:
         reason = f"{source} is switched off in this run's params"
-    elif ctx.day < today - dt.timedelta(days=1) and not collects_from_sandbox(source):
+    elif ctx.day < today - dt.timedelta(days=1) and not collects_from_sandbox(source, ctx.day):
         reason = (f"{ctx.day} is in the past: {source} cannot be collected again; the run "
                   "re-processes the raw snapshot the lake holds for that date")
     if reason:

@@ -7,9 +7,11 @@ the user) and a check that says whether the source's configuration points at a s
 and restores it after; ``jobreqs run`` and ``jobreqs sandbox-month`` use it, so a new source's
 sandbox appears in both once it calls ``register``.
 
-The sandboxes serve any date (new postings every day, a technology mix drifting over weeks), so
-in sandbox mode a past date is collected too: ``jobreqs.pipeline.skip_collection`` asks
-``is_sandbox(source)``.
+The sandboxes can serve any date (new postings every day, a technology mix drifting over weeks),
+so in sandbox mode a past date is collected too, when the sandbox running serves that date (a
+sandbox started for today, by ``jobreqs ui`` say, serves today's postings only: a backfill there
+re-processes the lake's snapshots, as with the real sites). ``jobreqs.pipeline.skip_collection``
+asks ``serves(source, day)``; each sandbox answers ``GET /__sandbox__/days``.
 """
 
 from __future__ import annotations
@@ -27,16 +29,16 @@ Starter = Callable[..., ContextManager[tuple[dict[str, str], str]]]
 SANDBOX_UPWORK_JOBS = 1_500
 
 _STARTERS: dict[str, Starter] = {}
-_CHECKS: dict[str, Callable[[], bool]] = {}
+_URLS: dict[str, Callable[[], str | None]] = {}
 #: Settings that would win over a sandbox's environment: hidden while it serves.
 _HIDDEN = ("AIRFLOW_CONN_UPWORK_API", "AIRFLOW_CONN_UPWORK_OAUTH", "AIRFLOW_CONN_INDEED_PROXY")
 
 
-def register(source: str, starter: Starter, is_configured_sandbox: Callable[[], bool]) -> None:
-    """Make ``source``'s sandbox part of every ``serving()``; ``is_configured_sandbox()`` says
-    whether the source's current configuration points at a sandbox."""
+def register(source: str, starter: Starter, configured_url: Callable[[], str | None]) -> None:
+    """Make ``source``'s sandbox part of every ``serving()``; ``configured_url()`` gives the URL
+    the source's current configuration collects from (None when it is not configured)."""
     _STARTERS[source] = starter
-    _CHECKS[source] = is_configured_sandbox
+    _URLS[source] = configured_url
 
 
 def registered() -> list[str]:
@@ -50,11 +52,19 @@ def is_loopback(url: str | None) -> bool:
     return (urlparse(url or "").hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
-def is_sandbox(source: str) -> bool:
-    """Whether ``source`` is configured to collect from a local sandbox (False for a source
-    without a sandbox, or not configured at all)."""
-    check = _CHECKS.get(source)
-    return bool(check and check())
+def serves(source: str, day: dt.date) -> bool:
+    """Whether ``source`` collects from a local sandbox that serves ``day`` (False for a real
+    site, a source not configured, or a sandbox serving other dates)."""
+    import httpx
+
+    url = _URLS[source]() if source in _URLS else None
+    if not is_loopback(url):
+        return False
+    try:
+        days = httpx.get(url.rstrip("/") + "/__sandbox__/days", timeout=10).json().get("days") or []
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+    return day.isoformat() in days
 
 
 @contextlib.contextmanager
@@ -77,23 +87,23 @@ def _upwork(day: dt.date, jobs: int = SANDBOX_UPWORK_JOBS) -> Iterator[tuple[dic
                                             f"token through a sandbox Zyte API), not the real site")
 
 
-def _indeed_is_sandbox() -> bool:
+def _indeed_url() -> str:
     from scrapers.indeed.run import default_base_url
 
-    return is_loopback(default_base_url())
+    return default_base_url()
 
 
-def _upwork_is_sandbox() -> bool:
+def _upwork_url() -> str | None:
     from scrapers.upwork.settings import load_settings
 
     try:
-        return is_loopback(load_settings().root)
+        return load_settings().root
     except RuntimeError:  # not configured at all: the task will say so
-        return False
+        return None
 
 
-register("indeed", _indeed, _indeed_is_sandbox)
-register("upwork", _upwork, _upwork_is_sandbox)
+register("indeed", _indeed, _indeed_url)
+register("upwork", _upwork, _upwork_url)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,9 @@ DAY = dt.date(2026, 11, 20)
 
 @pytest.fixture
 def run_env(airflow_metadata, warehouse, lake_root):
-    env = dict(airflow_metadata)
+    # No source configured: the real sites by default (a session fixture may have left the
+    # sandboxes' settings in the environment).
+    env = {k: v for k, v in airflow_metadata.items() if not k.startswith(("JOBREQS_INDEED_", "JOBREQS_UPWORK_"))}
     env["AIRFLOW_CONN_JOBREQS_WAREHOUSE"] = airflow_conn_json(warehouse)
     env["JOBREQS_LAKE_URL"] = str(lake_root)
     return env
@@ -59,8 +61,7 @@ def test_daily_run_for_today_collects_from_the_sandboxes(run_env, warehouse, lak
 
     today = dt.datetime.now(dt.timezone.utc).date()
     with sandboxes(today, upwork_jobs=300):
-        env = dict(run_env, JOBREQS_UPWORK_BASE_URL=os.environ["JOBREQS_UPWORK_BASE_URL"],
-                   JOBREQS_INDEED_BASE_URL=os.environ["JOBREQS_INDEED_BASE_URL"])
+        env = dict(run_env, **{k: v for k, v in os.environ.items() if k.startswith(("JOBREQS_INDEED_", "JOBREQS_UPWORK_"))})
         env.pop("AIRFLOW_CONN_UPWORK_API", None)
         airflow_cli("dags", "test", "jobreqs_daily", today.isoformat(), env=env)
 
@@ -87,8 +88,10 @@ def test_daily_run_for_today_collects_from_the_sandboxes(run_env, warehouse, lak
     assert {"scrape_indeed", "upwork_token", "upwork_fetch", "upwork_enrich", "normalise", "load", "publish"} <= set(stats)
     assert stats["upwork_fetch"]["fetched"] >= 300 and stats["upwork_fetch"]["covered"] is True
     assert upwork_postings == stats["normalise"]["postings"]["upwork"] == stats["upwork_fetch"]["fetched"]
-    # Enriched means the statistics landed; the sandbox makes ~1% of jobs fail both paths.
-    assert clients == stats["upwork_enrich"]["enriched"] >= 0.95 * upwork_postings
+    # Enriched means the statistics landed: by the visitor REST details (the sandbox challenges
+    # ~8% of jobs there, as about a quarter were for the earlier system); the fallback needs a
+    # logged-in token, which this run does not have, so those jobs wait.
+    assert clients == stats["upwork_enrich"]["enriched"] == stats["upwork_enrich"]["fast"] >= 0.85 * upwork_postings
     assert token_rows_visible == 1
     assert "access_token" not in str(stats)
 

@@ -42,20 +42,26 @@ def test_the_technology_mix_drifts_over_weeks_but_not_from_one_day_to_the_next()
     assert max(day.values()) < 0.15  # no technology takes over
 
 
-def test_a_past_date_is_collected_from_a_sandbox_and_skipped_for_a_real_site(monkeypatch, warehouse):
+def test_a_past_date_is_collected_from_a_sandbox_serving_it_and_skipped_otherwise(monkeypatch, warehouse):
     import pytest
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from jobreqs.pipeline import RunContext, collects_from_sandbox, skip_collection
+    from jobreqs import sandboxes
+    from jobreqs.pipeline import RunContext, skip_collection
 
-    ctx = RunContext(run_id="t", day=dt.date.today() - dt.timedelta(days=20))
-    monkeypatch.setenv("JOBREQS_INDEED_BASE_URL", "http://127.0.0.1:9")
-    assert collects_from_sandbox("indeed")
-    skip_collection(ctx, "indeed", "scrape_indeed")  # no skip: the sandbox serves any date
+    past = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=20)
+    ctx = RunContext(run_id="t", day=past)
+    for key in ("AIRFLOW_CONN_UPWORK_API", "JOBREQS_UPWORK_BASE_URL", "JOBREQS_INDEED_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    with sandboxes.serving(past):
+        for source, stage in (("indeed", "scrape_indeed"), ("upwork", "upwork_fetch")):
+            assert sandboxes.serves(source, past)
+            skip_collection(ctx, source, stage)  # no skip: the sandbox serves that date
+    with sandboxes.serving(past + dt.timedelta(days=1)):  # a sandbox of another date: not collected
+        with pytest.raises(AirflowSkipException, match="cannot be collected again"):
+            skip_collection(ctx, "indeed", "scrape_indeed")
     monkeypatch.setenv("JOBREQS_INDEED_BASE_URL", "https://www.indeed.com")
-    with pytest.raises(AirflowSkipException, match="cannot be collected again"):
+    with pytest.raises(AirflowSkipException, match="cannot be collected again"):  # a real site
         skip_collection(ctx, "indeed", "scrape_indeed")
-    monkeypatch.delenv("AIRFLOW_CONN_UPWORK_API", raising=False)
-    monkeypatch.delenv("JOBREQS_UPWORK_BASE_URL", raising=False)
     with pytest.raises(AirflowSkipException):  # Upwork not configured: not a sandbox
         skip_collection(ctx, "upwork", "upwork_fetch")

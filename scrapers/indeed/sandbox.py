@@ -191,10 +191,13 @@ class SandboxIndeed:
             self.requests += 1
             count = self.requests
         html_type = {"Content-Type": "text/html; charset=utf-8"}
-        if self.challenge_direct and not _cleared(headers):
-            return self._challenge(429 if count % 4 == 0 else 403)
         url = urlparse(raw_path)
+        if self.challenge_direct and not _cleared(headers) and url.path != "/__sandbox__/days":
+            return self._challenge(429 if count % 4 == 0 else 403)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/__sandbox__/days":  # which date this sandbox serves (not Indeed's: the pipeline asks)
+            served = (self.fixed_day or _today()).isoformat()
+            return 200, {"Content-Type": "application/json"}, json.dumps({"days": [served]}).encode()
         if url.path == "/jobs":
             keyword = query.get("q", "").strip().lower()
             try:

@@ -427,6 +427,14 @@ def upwork_fetch(lake_root, day: dt.date, refetch_after_days: float = 2.0) -> di
 # ---------------------------------------------------------------- sweeps
 
 
+def _reject_day(item: Any) -> str:
+    """The publish date of a rejected result when it has a readable one, else today's."""
+    job = ((item.get("jobTile") or {}).get("job") or {}) if isinstance(item, dict) else {}
+    moment = _published(job.get("publishTime") if isinstance(job, dict) else None) or \
+        _published(item.get("publishedDateTime") if isinstance(item, dict) else None)
+    return (moment or dt.datetime.now(dt.timezone.utc)).date().isoformat()
+
+
 def _known_ids(since: dt.datetime) -> set[str]:
     with connect() as conn:
         return {r[0] for r in conn.execute("SELECT id FROM jobreqs.upwork_jobs WHERE published_at >= %s", (since,))}
@@ -475,9 +483,7 @@ def sweep(settings: UpworkSettings, root, max_pages: int | None = None) -> dict:
         for record in _Spool.read(spool.raw_path):
             by_day.setdefault(str(record["published_at"])[:10], []).append(record)
         for reject in _Spool.read(spool.bad_path):
-            published = _published(((reject.get("raw") or {}).get("jobTile") or {}).get("job", {}).get("publishTime")
-                                    if isinstance(reject.get("raw"), dict) else None)
-            bad_by_day.setdefault((published or dt.datetime.now(dt.timezone.utc)).date().isoformat(), []).append(reject)
+            bad_by_day.setdefault(_reject_day(reject.get("raw")), []).append(reject)
         for day, records in by_day.items():
             lake.write_jsonl_gz(lake.partition(root, "raw", "upwork", day) / f"{SWEEP_PREFIX}{stamp}.jsonl.gz", records)
         for day, rejects in bad_by_day.items():

@@ -37,7 +37,8 @@ Tokens expire after ``token_ttl`` seconds; a share of jobs fails on the fast det
 (``fast_fail_rate``) and some on both (``both_fail_rate``); a share of results is malformed
 (``malformed_rate``); every ``burst_every`` API requests, ``burst_length`` get a 429 with
 ``Retry-After``; ``error_rate`` of requests get a 503. ``GET /__sandbox__/truth`` says what the
-day holds, ``POST /__sandbox__/revoke`` invalidates every token (tests).
+day holds, ``GET /__sandbox__/days`` which date it serves, ``POST /__sandbox__/revoke``
+invalidates every token (tests).
 """
 
 from __future__ import annotations
@@ -488,6 +489,8 @@ def _handler(day: SandboxDay, host: str) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             if url.path == "/__sandbox__/truth":
                 return self._send(200, day.truth())
+            if url.path == "/__sandbox__/days":  # which dates this sandbox serves
+                return self._send(200, {"days": [day.o.day.isoformat()]})
             if host != "www":
                 return self._send(404, {"errors": [{"message": "Not Found"}]})
             if url.path in ("/", "/nx/search/jobs/"):
