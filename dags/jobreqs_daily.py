@@ -67,6 +67,11 @@ def _ctx():
                                          "price; the wait is deferred and frees the worker)"),
         "openai_model": Param(None, type=["null", "string"],
                               description="openai backend: model (default: the prompt's model)"),
+        "openai_max_usd_per_run": Param(5.0, type="number", minimum=0,
+                                        description="openai backend: most dollars a run may spend (the project's "
+                                                    "price table); the run then stops sending and completes"),
+        "openai_max_tokens_per_run": Param(10_000_000, type="integer", minimum=0,
+                                           description="openai backend: most tokens (in + out) a run may use"),
     },
 )
 def jobreqs_daily():

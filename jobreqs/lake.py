@@ -124,6 +124,18 @@ def replace_partition(directory: ObjectStoragePath, records: Iterable[dict], nam
     return count
 
 
+def replace_quarantine(target: ObjectStoragePath, spool: "Spool") -> int:
+    """Write a stage's quarantined rows to ``target`` (replacing a previous run's), or remove a
+    stale file when this run set nothing aside; closes the spool. Returns the row count."""
+    count = spool.count
+    if count:
+        write_jsonl_gz(target, spool.rows())
+    elif target.exists():
+        target.unlink()
+    spool.close()
+    return count
+
+
 class Spool:
     """Records set aside while a partition streams (quarantined ones, say), kept in a local
     temporary file so memory stays flat however many there are; ``rows()`` reads them back."""

@@ -131,13 +131,28 @@ def run_sync_taxonomy(ctx: RunContext) -> dict:
     return ctx.record("sync_taxonomy", sync_taxonomy())
 
 
-def extraction_options(params: dict) -> dict:
+def extraction_limits(params: dict):
+    """The openai backend's per-run budget from the run's params (defaults: ``Limits``)."""
+    from transforms.extract.openai_backend import Limits
+
+    defaults = Limits()
+    tokens, usd = params.get("openai_max_tokens_per_run"), params.get("openai_max_usd_per_run")
+    return Limits(max_tokens_per_run=defaults.max_tokens_per_run if tokens is None else int(tokens),
+                  max_usd_per_run=defaults.max_usd_per_run if usd is None else float(usd))
+
+
+def extraction_options(params: dict, run_id: str | None = None) -> dict:
     """The extract stage's backend options from the run's params. The batch mode's waiting is done
-    by its own deferrable task before ``extract``: by then every text is cached, so ``extract``
-    runs the live path and sends nothing again."""
+    by its own deferrable task before ``extract``: by then every text it could afford is cached,
+    so ``extract`` runs the live path, sends nothing again, and draws on the same budget (kept
+    in the warehouse under the run's id)."""
     if params.get("extraction_backend", "local") != "openai":
         return {}
-    options = {"mode": "live", "concurrency": int(params.get("openai_concurrency") or 8)}
+    from transforms.extract.openai_backend import Budget, WarehouseSpend
+
+    limits = extraction_limits(params)
+    options = {"mode": "live", "concurrency": int(params.get("openai_concurrency") or 8), "limits": limits,
+               "budget": Budget.from_limits(limits, WarehouseSpend(run_id) if run_id else None)}
     if params.get("openai_model"):
         options["model"] = params["openai_model"]
     return options
@@ -148,11 +163,19 @@ def run_extract(ctx: RunContext, source_dir: str) -> dict:
     from transforms.extract.stage import ExtractionRun
 
     backend = ctx.params.get("extraction_backend", "local")
-    extraction = ExtractionRun(backend)
+    rejects = lake.Spool()
+    extraction = ExtractionRun(backend, quarantine=rejects)
+    options = extraction_options(ctx.params, ctx.run_id)
     path, count = map_partition(source_dir, "extracted", ctx,
-                                lambda records: extract_postings(records, backend, run=extraction,
-                                                                 **extraction_options(ctx.params)))
-    return ctx.record("extract", extraction.stats() | {"path": path, "records": count})
+                                lambda records: extract_postings(records, backend, run=extraction, **options))
+    lake.replace_quarantine(lake.partition(lake.lake_root(), "quarantine", "extract", ctx.day) / "extract.jsonl.gz",
+                            rejects)
+    stats = extraction.stats() | {"path": path, "records": count}
+    message = None
+    if stats.get("stopped"):
+        message = (f"{stats['stopped']}; {stats.get('not_sent', 0)} texts not sent keep their previous "
+                   f"technologies (spent ${stats['cost_usd']:.4f}, {stats['tokens_in'] + stats['tokens_out']} tokens)")
+    return ctx.record("extract", stats, message=message)
 
 
 def run_clean_up(ctx: RunContext, source_dir: str) -> dict:
