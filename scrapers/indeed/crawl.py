@@ -81,6 +81,7 @@ def manifest_from_stats(stats: dict, spider: IndeedSpider) -> dict:
         "blocked": get("indeed/blocked"),
         "quarantined": get("indeed/quarantined"),
         "errors": get("indeed/errors"),
+        "parser_errors": get("indeed/parser_errors"),
         "cap_hit": get("indeed/cap_hit") > 0,
         "searches_cut_by_cap": get("indeed/cap_hit"),
         "max_pages_hit": get("indeed/max_pages_hit"),

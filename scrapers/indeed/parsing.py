@@ -11,7 +11,8 @@ Two page kinds:
   ``#jobDescriptionText`` element are the fallbacks.
 
 Embedded objects are decoded with ``json.JSONDecoder.raw_decode`` from their first brace, so a
-``};`` inside a string never cuts an object short, and a truncated object is reported as such.
+``};`` inside a string never cuts an object short, and a truncated object is reported as such;
+an object nested too deeply for the decoder (``RecursionError``) is a broken object too.
 Every problem that makes a page unusable raises :class:`PageError` with a reason that the spider
 writes to the quarantine.
 """
@@ -134,6 +135,8 @@ def extract_js_object(text: str, marker: str) -> Any | None:
     except json.JSONDecodeError as exc:
         where = "end of page" if exc.pos >= len(text) - 20 else f"char {exc.pos}"
         raise PageError(f"truncated or invalid embedded JSON after {marker} ({exc.msg} at {where})") from None
+    except RecursionError:
+        raise PageError(f"embedded JSON after {marker} nests too deeply to read") from None
     return value
 
 
@@ -420,7 +423,7 @@ def _json_ld_posting(root) -> dict | None:
     for script in root.xpath('//script[@type="application/ld+json"]'):
         try:
             data = json.loads(script.text or "")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         for node in data if isinstance(data, list) else [data]:
             if isinstance(node, dict) and node.get("@type") == "JobPosting":

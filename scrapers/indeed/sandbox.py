@@ -14,7 +14,8 @@ It serves, from the fixture day in ``sandbox_data/day.json`` (rebuilt by
 * ``/viewjob?jk=KEY`` - job pages embedding ``window._initialData={...};``, a JSON-LD
   ``JobPosting`` and ``#jobDescriptionText``; some serve only the fallbacks, some are malformed
   (truncated JSON, missing title, non-UTF-8 bytes, empty or 5 MB description), two answer 429 or
-  503 on every other request;
+  503 on every other request; a day may also ask for embedded JSON nested 100,000 deep
+  (variant ``deep_json``: the fallbacks rescue it; ``deep_json_only``: nothing does);
 * ``/jobs?q=synthetic+N`` - a generated search claiming N results (pages stop at Indeed's 1,000
   cap), for the cap test and the benchmark.
 """
@@ -187,7 +188,7 @@ class SandboxIndeed:
             for key in keys:
                 keywords.setdefault(key, []).append(keyword)
         malformed = {p["job_key"]: p["variant"] for p in self.day["postings"]
-                     if p["variant"] not in ("full", "json_ld_only", "dom_only")}
+                     if p["variant"] not in ("full", "json_ld_only", "dom_only", "deep_json")}
         return {"keywords": keywords, "malformed": malformed}
 
 
@@ -357,7 +358,9 @@ def job_page(p: dict, now_ms: int) -> bytes:
         f'<div id="salaryInfoAndJobType"><span>{e(salary)}</span></div>'
         f'<div id="jobDescriptionText" class="jobsearch-JobComponent-description">{description}</div>'
     )
-    if variant in ("truncated_json", "missing_title"):  # no fallback can rescue these
+    if variant in ("deep_json", "deep_json_only"):  # a model no JSON decoder can read
+        data_script = f'<script>window._initialData={{"jobInfoWrapperModel": {"[" * 100_000}{"]" * 100_000}}};</script>'
+    if variant in ("truncated_json", "missing_title", "deep_json_only"):  # no fallback can rescue these
         ld_script, dom = "", '<h1 class="jobsearch-JobInfoHeader-title"></h1>'
     elif variant == "json_ld_only":
         data_script = ""

@@ -155,6 +155,8 @@ def _json(response: httpx.Response, what: str) -> dict:
         body = response.json()
     except ValueError:
         raise UpworkApiError(f"{what}: answer is not JSON", response.status_code) from None
+    except RecursionError:
+        raise UpworkApiError(f"{what}: answer nests too deeply to read", response.status_code) from None
     if not isinstance(body, dict):
         raise UpworkApiError(f"{what}: answer is not a JSON object", response.status_code)
     return body

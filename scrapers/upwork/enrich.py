@@ -27,6 +27,7 @@ from scrapers.upwork.adapter import ShapeError, fallback_details_to_client, fast
 from scrapers.upwork.api import AsyncUpworkApi, UpworkApiError
 from scrapers.upwork.settings import UpworkSettings, load_settings
 from scrapers.upwork.token import WarehouseTokenSource
+from transforms.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ async def enrich_job(api: AsyncUpworkApi, job_id: str, ciphertext: str) -> Outco
     for path, call, adapt in (("fast", api.pub_details, fast_details_to_client),
                               ("fallback", api.auth_details, fallback_details_to_client)):
         try:
-            return Outcome(job_id, path, adapt(await call(ciphertext)), None)
+            return Outcome(job_id, path, storable(adapt(await call(ciphertext)))[0], None)
         except (ShapeError, UpworkApiError) as exc:
             errors.append(f"{path}: {exc}")
         except Exception as exc:  # noqa: BLE001 - recorded on the job, never lost, never fatal to the run

@@ -33,6 +33,7 @@ from scrapers.upwork.adapter import ShapeError, official_node_to_raw, validate_r
 from scrapers.upwork.api import UpworkApi
 from scrapers.upwork.settings import UpworkSettings, load_settings
 from scrapers.upwork.token import WarehouseTokenSource
+from transforms.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class FetchStats:
     passes: int = 0
     duplicates_skipped: int = 0
     newer_than_window: int = 0
+    chars_removed: int = 0
     covered: bool = False
     inserted: int = 0
     updated: int = 0
@@ -147,6 +149,8 @@ def page_window(api: UpworkApi, day: dt.date, spool: _Spool, stats: FetchStats) 
                 try:
                     if raw is None:
                         raw = to_raw(item, fetched_at)
+                    raw, removed = storable(raw)  # a NUL would stop the COPY below
+                    stats.chars_removed += removed
                     record = validate_raw(raw).model_dump(mode="json")
                 except ShapeError as exc:
                     stats.quarantined += 1

@@ -20,6 +20,8 @@ every page. Tokens expire after ``token_ttl`` seconds; a share of jobs fails on 
 path (``fast_fail_rate``) and some on both paths (``both_fail_rate``); a share of results is
 malformed (``malformed_rate``); every ``burst_every`` API requests (default 500; 0: never),
 ``burst_length`` requests get a 429 with ``Retry-After``; ``error_rate`` of requests get a 503.
+A share of jobs (``nul_rate``, default 0) carries NUL characters in its title and description,
+as user-written text on the real site can (JSON escapes them as ``\u0000``).
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class DayOptions:
     burst_length: int = 3
     retry_after: str = "1"
     error_rate: float = 0.0
+    nul_rate: float = 0.0
     # Seconds each job-details answer takes (so that concurrent runs overlap in tests).
     details_latency: float = 0.0
     # When set, the proxy key / OAuth client must match: {"proxy_key", "client_id", "client_secret"}.
@@ -181,6 +184,9 @@ class SandboxDay:
                 "fixedPriceEngagementDuration": None if hourly else {"label": rng.choice(DURATIONS), "weeks": 2},
             }},
         }
+        if self.o.nul_rate and random.Random(f"{self.o.seed}:nul:{job.index}").random() < self.o.nul_rate:
+            result["title"] += "\x00"
+            result["description"] = result["description"].replace(" ", " \x00", 2)
         kind = self._flags(job)["malformed"]
         if kind == "no_title":
             result["title"] = None

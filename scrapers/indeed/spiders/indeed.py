@@ -10,6 +10,7 @@ quarantine items with their reason, and the crawl goes on.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlencode
@@ -31,6 +32,25 @@ from scrapers.indeed.parsing import (
 logger = logging.getLogger(__name__)
 
 _ITEM_FIELDS = set(IndeedPostingItem.fields)
+
+
+def _guarded(kind: str):
+    """A callback whose unexpected failure (a page that breaks the parser, such as JSON nested
+    deeper than the decoder goes) becomes a quarantine item with its reason, counted as an
+    error, instead of a spider error that loses the posting without a trace."""
+    def wrap(callback):
+        @functools.wraps(callback)
+        def guarded(self, response, *args, **kwargs):
+            try:
+                yield from callback(self, response, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - recorded with its reason, never lost
+                logger.exception("parser error on %s", response.meta.get("proxy_api_target") or response.url)
+                self._count("parser_errors")
+                if kind != "search_page":  # quarantine() counts lost search pages itself
+                    self._count("errors")
+                yield self.quarantine(response, f"parser error: {type(exc).__name__}: {str(exc)[:200]}", kind)
+        return guarded
+    return wrap
 
 
 def _excerpt(body: bytes, limit: int = 2000) -> str:
@@ -137,6 +157,7 @@ class IndeedSpider(scrapy.Spider):
         else:
             yield self.quarantine(response, f"{reason}; gave up after {tries + 1} attempts", "blocked")
 
+    @_guarded("search_page")
     def parse_search(self, response: Response, keyword: str, location: str, start: int) -> Iterator:
         self._count("search_pages")
         try:
@@ -192,6 +213,7 @@ class IndeedSpider(scrapy.Spider):
             return
         yield self.search_request(keyword, location, next_start)
 
+    @_guarded("job_page")
     def parse_job(self, response: Response, card: dict, location: str, page: int) -> Iterator:
         self._count("job_pages")
         try:
