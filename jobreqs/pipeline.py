@@ -104,7 +104,7 @@ def run_upwork_enrich(ctx: RunContext) -> dict:
     from scrapers.upwork.enrich import upwork_enrich
 
     limit = ctx.params.get("upwork_enrich_limit")
-    return ctx.record("upwork_enrich", upwork_enrich(limit=10_000 if limit is None else int(limit)))
+    return ctx.record("upwork_enrich", upwork_enrich(limit=10_000 if limit is None else int(limit), run_key=ctx.run_id))
 
 
 def run_normalise(ctx: RunContext) -> dict:

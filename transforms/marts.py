@@ -133,6 +133,9 @@ def reader_connection(conninfo: str | None = None) -> Iterator[psycopg.Connectio
                 f"or define the Airflow connection {READER_CONN_ID}"
             ) from exc
         conn.execute("SET default_transaction_read_only = on")
+        # The reader role's own limits (sql/grants.sql) apply at login, not through SET ROLE.
+        conn.execute("SET statement_timeout = '120s'")
+        conn.execute("SET idle_in_transaction_session_timeout = '300s'")
         yield conn
 
 

@@ -21,7 +21,6 @@ import datetime as dt
 import functools
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -222,13 +221,18 @@ def create_app(require_login: bool = True, conninfo: str | None = None) -> FastA
 
         f = _export_filter(params)
         # Parquet's footer is written last: build the file on disk (streamed rows), then send it.
-        handle, path = tempfile.mkstemp(prefix="jobreqs_trends_", suffix=".parquet")
-        os.close(handle)
+        from jobreqs import temporaries
+
+        root = temporaries.work_root("trends_export")
+        root.mkdir(parents=True, exist_ok=True)
+        temporaries.sweep(root)  # files of an api-server that was killed mid-export
+        path = str(root / temporaries.temp_name("export.parquet"))
         try:
             with connection() as conn:
                 write_parquet(marts.trend_rows(conn, f.start, f.end, f.source, f.keyword, f.category), path)
         except BaseException:
-            os.unlink(path)
+            if os.path.exists(path):
+                os.unlink(path)
             raise
         return FileResponse(path, media_type="application/vnd.apache.parquet", filename=_file_name(f, "parquet"),
                             background=BackgroundTask(os.unlink, path))

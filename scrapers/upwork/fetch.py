@@ -8,8 +8,9 @@ The window of date D is [D 00:00 UTC, D+1 00:00 UTC). The search is newest first
 2. catch-up passes start again from the top and stop at the first job already seen, taking the
    jobs that arrived during the previous pass, until a pass finds nothing new.
 
-Results go, as they arrive, to two local spool files (valid records, quarantined ones), so
-memory stays flat; then the raw file lands atomically in ``raw/upwork/dt=D/`` (replacing the
+Results go, as they arrive, to two local spool files (valid records, quarantined ones) in the
+stage's working folder (:func:`jobreqs.temporaries.work_dir`, swept of a killed run's folder),
+so memory stays flat; then the raw file lands atomically in ``raw/upwork/dt=D/`` (replacing the
 previous run's), the rejects in ``quarantine/upwork/dt=D/fetch.jsonl.gz`` with their reason, and
 the jobs are upserted in bulk: COPY into a temporary table, then one INSERT ... ON CONFLICT (id).
 """
@@ -20,14 +21,13 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobreqs import lake
+from jobreqs import lake, temporaries
 from jobreqs.warehouse import connect
 from scrapers.upwork.adapter import ShapeError, official_node_to_raw, validate_raw, visitor_result_to_raw
 from scrapers.upwork.api import UpworkApi
@@ -219,8 +219,8 @@ def fetch_day(settings: UpworkSettings, root, day: dt.date) -> FetchStats:
     stats = FetchStats(day=day.isoformat())
     raw_dir = lake.partition(root, "raw", "upwork", day)
     bad_target = lake.partition(root, "quarantine", "upwork", day) / QUARANTINE_FILE
-    with tempfile.TemporaryDirectory(prefix="upwork-fetch-") as folder:
-        spool = _Spool(Path(folder))
+    with temporaries.work_dir("upwork_fetch") as folder:
+        spool = _Spool(folder)
         with UpworkApi(settings, WarehouseTokenSource(settings)) as api:
             try:
                 page_window(api, day, spool, stats)

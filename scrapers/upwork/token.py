@@ -129,7 +129,10 @@ def get_token(settings: UpworkSettings, *, stale: str | None = None) -> Token:
     """A usable token: the cached one unless it is within the margin of expiry (or is ``stale``,
     the token an API call just saw refused), else a new one, which replaces the cache."""
     with connect() as conn, conn.transaction():
+        # Another worker renewing the token holds the lock for one HTTP call: wait that long, not forever.
+        conn.execute("SET LOCAL lock_timeout = '60s'")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_TOKEN_LOCK_KEY,))
+        conn.execute("SET LOCAL lock_timeout = 0")
         row = conn.execute(
             """SELECT access_token, refresh_token, expires_at, obtained_at, base_url
                FROM jobreqs_private.upwork_tokens WHERE mode = %s""", (settings.mode,)).fetchone()
