@@ -12,7 +12,8 @@ which `sources` to collect, and the `extraction_backend` (`local`, free and offl
 re-process the raw snapshots the lake already holds for each date: scrapers cannot go back in
 time, so for a past date they are skipped and a date without snapshots ends with a clear message.
 
-Each task records its statistics in `jobreqs.pipeline_runs`; every step is idempotent for its date.
+Each task records its statistics in `jobreqs.pipeline_runs` (a failed attempt records its error
+class and message, without secrets); every step is idempotent for its date.
 """
 
 from __future__ import annotations
@@ -25,12 +26,27 @@ from transforms.extract.batch_operator import OpenAIExtractBatchOperator
 
 DEFAULT_KEYWORDS = ["data scientist", "data analyst", "data engineer"]
 
+def _record_failure(context) -> None:
+    from jobreqs.pipeline import record_failure
+
+    record_failure(context, will_retry=False)
+
+
+def _record_retry(context) -> None:
+    from jobreqs.pipeline import record_failure
+
+    record_failure(context, will_retry=True)
+
+
 default_args = {
     "owner": "jobreqs",
     "retries": 3,
     "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=10),
+    # Every failed attempt says where and why in jobreqs.pipeline_runs (summary, trends page).
+    "on_failure_callback": _record_failure,
+    "on_retry_callback": _record_retry,
 }
 
 
@@ -179,7 +195,9 @@ def jobreqs_daily():
     enriched = upwork_enrich()
     fetched >> enriched
     postings = normalise()
-    [migrated, fetched, scrape_indeed()] >> postings
+    scraped = scrape_indeed()
+    migrated >> scraped  # it records its statistics: the warehouse must be migrated first
+    [migrated, fetched, scraped] >> postings
     classified = classify(postings)
     migrated >> sync_taxonomy() >> extract_openai_batch
     classified >> extract_openai_batch

@@ -47,6 +47,27 @@ class RunContext:
         return stats
 
 
+def record_failure(context, will_retry: bool) -> None:
+    """A task's ``on_failure_callback`` / ``on_retry_callback``: record the failed attempt in
+    ``pipeline_runs`` (stage, error class, message without secrets, try number), so the summary
+    and the trends page say where and why. A later successful attempt replaces the row. Never
+    raises: a warehouse that cannot be reached is only logged."""
+    from jobreqs.redact import redact
+
+    try:
+        ctx = RunContext.from_airflow(context)
+        ti = context.get("ti") or context.get("task_instance")
+        exc = context.get("exception")
+        error_class = type(exc).__name__ if exc is not None else "unknown"
+        message = redact(f"{error_class}: {exc}" if exc is not None else "the task failed")[:1000]
+        if will_retry:
+            message = f"attempt {getattr(ti, 'try_number', '?')} failed, will retry: {message}"
+        ctx.record(ti.task_id, {"error_class": error_class, "try_number": getattr(ti, "try_number", None),
+                                "will_retry": will_retry}, status="failed", message=message)
+    except Exception as exc:  # noqa: BLE001 - a callback must not hide the task's own error
+        log.warning("could not record the failure in pipeline_runs: %s: %s", type(exc).__name__, redact(str(exc)))
+
+
 def map_partition(source_dir: str, target_zone: str, ctx: RunContext,
                   transform: Callable[[Iterable[dict]], Iterator[dict]]) -> tuple[str, int]:
     """Stream the records of a staging partition through ``transform`` into the next one."""
@@ -96,7 +117,8 @@ def run_upwork_fetch(ctx: RunContext) -> dict:
     skip_collection(ctx, "upwork", "upwork_fetch")
     from scrapers.upwork.fetch import upwork_fetch
 
-    return ctx.record("upwork_fetch", upwork_fetch(lake.lake_root(), ctx.day))
+    stats = upwork_fetch(lake.lake_root(), ctx.day)
+    return ctx.record("upwork_fetch", stats, message=stats.get("message"))
 
 
 def run_upwork_enrich(ctx: RunContext) -> dict:

@@ -6,7 +6,12 @@ The window of date D is [D 00:00 UTC, D+1 00:00 UTC). The search is newest first
    page may repeat jobs of the page before: they are recognised by id and skipped (visitor-mode
    pages also overlap by a few results, so that a job that disappears cannot hide another one);
 2. catch-up passes start again from the top and stop at the first job already seen, taking the
-   jobs that arrived during the previous pass, until a pass finds nothing new.
+   jobs that arrived during the previous pass, until a pass finds nothing new. When jobs still
+   arrive after ``MAX_CATCH_UP_PASSES`` passes, the fetch is not complete (``complete`` false:
+   a job published during the last pass may be missing) and never says otherwise: what was
+   fetched lands, then, if the window has closed, the stage fails so that Airflow retries it
+   (the retry fetches the window again); while the window is still open (a run for today), the
+   result says so in its ``message``.
 
 Results go, as they arrive, to two local spool files (valid records, quarantined ones) in the
 stage's working folder (:func:`jobreqs.temporaries.work_dir`, swept of a killed run's folder),
@@ -67,6 +72,8 @@ class FetchStats:
     newer_than_window: int = 0
     chars_removed: int = 0
     covered: bool = False
+    complete: bool = True
+    last_pass_new: int = 0
     inserted: int = 0
     updated: int = 0
     extra: dict = field(default_factory=dict)
@@ -180,9 +187,11 @@ def page_window(api: UpworkApi, day: dt.date, spool: _Spool, stats: FetchStats) 
     stats.passes = 1
     for _ in range(MAX_CATCH_UP_PASSES):
         stats.passes += 1
-        if one_pass(catch_up=True) == 0:
+        stats.last_pass_new = one_pass(catch_up=True)
+        if stats.last_pass_new == 0:
             break
     else:
+        stats.complete = False
         log.warning("upwork fetch %s: jobs still arriving after %d catch-up passes", day, MAX_CATCH_UP_PASSES)
 
 
@@ -242,6 +251,11 @@ def fetch_day(settings: UpworkSettings, root, day: dt.date) -> FetchStats:
     return stats
 
 
+class UpworkFetchIncomplete(RuntimeError):
+    """Jobs of a closed window were still arriving when the catch-up passes ran out (what was
+    fetched has landed; a retry fetches the window again)."""
+
+
 def upwork_fetch(lake_root, day: dt.date, refetch_after_days: float = 2.0) -> dict:
     """Stage ``upwork_fetch``: fetch every job published on ``day`` (UTC) into
     ``raw/upwork/dt=day/`` and ``jobreqs.upwork_jobs``; return counts (no secret).
@@ -263,4 +277,11 @@ def upwork_fetch(lake_root, day: dt.date, refetch_after_days: float = 2.0) -> di
     seconds = result.get("seconds") or 0
     result["jobs_per_second"] = round(stats.fetched / seconds, 1) if seconds else None
     log.info("upwork fetch %s: %s", day, result)
+    if not stats.complete:
+        message = (f"jobs were still arriving after {MAX_CATCH_UP_PASSES} catch-up passes ({stats.last_pass_new} "
+                   f"in the last one): a job published during the last pass may be missing")
+        if dt.datetime.now(dt.timezone.utc) >= window(day)[1]:
+            raise UpworkFetchIncomplete(f"{message}; the {stats.fetched} jobs fetched have landed, a retry "
+                                        "fetches the window again")
+        result["message"] = f"{message} (the window is still open: a run after it closes collects them)"
     return result

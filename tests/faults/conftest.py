@@ -6,6 +6,7 @@ its figures (``pytest -s tests/faults`` shows them)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 
@@ -16,6 +17,8 @@ from jobreqs import lake
 from transforms.extract.fake_openai_server import FakeOpenAI
 
 DAY = dt.date(2026, 11, 20)
+#: The Upwork cases' day: yesterday (a fetch of it is a real fetch, not a backfill).
+UPWORK_DAY = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
 #: An API key that must never appear in any output.
 OPENAI_KEY = "sk-fault-suite-0123456789abcdefSECRET"
 
@@ -37,6 +40,25 @@ def hostile_openai(monkeypatch):
     yield start
     for fake in servers:
         fake.stop()
+
+
+@pytest.fixture
+def upwork_day(monkeypatch, warehouse):
+    """Factory: a sandbox Upwork for ``UPWORK_DAY`` with the given options, set as the API the
+    pipeline uses (visitor mode); returns its base URL."""
+    from scrapers.upwork.sandbox import sandbox_server
+
+    stack = contextlib.ExitStack()
+
+    def start(**options) -> str:
+        url = stack.enter_context(sandbox_server(day=UPWORK_DAY, **options))
+        monkeypatch.delenv("AIRFLOW_CONN_UPWORK_API", raising=False)
+        monkeypatch.setenv("JOBREQS_UPWORK_BASE_URL", url)
+        monkeypatch.setenv("JOBREQS_UPWORK_MODE", "visitor")
+        return url
+
+    with stack:
+        yield start
 
 
 def figures(case: str, **values) -> None:

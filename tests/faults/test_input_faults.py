@@ -16,7 +16,7 @@ from jobreqs import lake
 from jobreqs.config import PROJECT_ROOT
 from jobreqs.runs import record_stage
 from scrapers.indeed.sandbox import SandboxIndeed, load_day, sandbox_server
-from tests.faults.conftest import DAY, figures
+from tests.faults.conftest import DAY, UPWORK_DAY, figures
 from tests.fixtures.raw_day import indeed_record, upwork_record
 from transforms.load import load_postings
 from transforms.normalise import normalise_day
@@ -51,19 +51,13 @@ def test_case4_nul_bytes_are_removed_at_normalise_and_the_day_loads(lake_root, w
     figures("case4-normalise", postings=10, loaded=loaded["postings_upserted"], chars_removed=stats["chars_removed"])
 
 
-def test_case4_nul_bytes_in_the_upwork_search_do_not_stop_the_fetch_copy(monkeypatch, lake_root, warehouse):
+def test_case4_nul_bytes_in_the_upwork_search_do_not_stop_the_fetch_copy(upwork_day, lake_root, warehouse):
     from scrapers.upwork.fetch import upwork_fetch
-    from scrapers.upwork.sandbox import sandbox_server as upwork_sandbox
-    from tests.upwork.conftest import DAY as UPWORK_DAY
     from tests.upwork.conftest import truth
 
-    with upwork_sandbox(day=UPWORK_DAY, jobs=300, arrivals=0, late_arrivals=0, before=10, nul_rate=0.1,
-                        malformed_rate=0) as url:
-        monkeypatch.setenv("JOBREQS_UPWORK_BASE_URL", url)
-        monkeypatch.setenv("JOBREQS_UPWORK_MODE", "visitor")
-        monkeypatch.delenv("AIRFLOW_CONN_UPWORK_API", raising=False)
-        result = upwork_fetch(lake_root, UPWORK_DAY)
-        expected = set(truth(url)["window_ids"])
+    url = upwork_day(jobs=300, arrivals=0, late_arrivals=0, before=10, nul_rate=0.1, malformed_rate=0)
+    result = upwork_fetch(lake_root, UPWORK_DAY)
+    expected = set(truth(url)["window_ids"])
     with psycopg.connect(warehouse) as conn:
         ids = {i for (i,) in conn.execute("SELECT id FROM jobreqs.upwork_jobs")}
         titles = [t for (t,) in conn.execute("SELECT title || description FROM jobreqs.upwork_jobs")]

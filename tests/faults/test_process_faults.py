@@ -23,7 +23,7 @@ import pytest
 
 from jobreqs import lake, temporaries
 from jobreqs.config import PROJECT_ROOT
-from tests.faults.conftest import DAY, figures
+from tests.faults.conftest import DAY, UPWORK_DAY, figures
 
 
 def _child(code: str) -> subprocess.Popen:
@@ -58,39 +58,14 @@ def private_tmp(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def enrich_day(upwork_sandbox_day, lake_root, warehouse):
+def enrich_day(upwork_day, lake_root, warehouse):
     """A fetched Upwork day whose job details answer slowly (a worker is killed mid-way)."""
     from scrapers.upwork.fetch import upwork_fetch
 
-    url = upwork_sandbox_day(jobs=120, arrivals=0, late_arrivals=0, before=0, malformed_rate=0, fast_fail_rate=0,
-                             both_fail_rate=0, details_latency=0.05)
-    upwork_fetch(lake_root, DAY_UPWORK())
+    url = upwork_day(jobs=120, arrivals=0, late_arrivals=0, before=0, malformed_rate=0, fast_fail_rate=0,
+                     both_fail_rate=0, details_latency=0.05)
+    upwork_fetch(lake_root, UPWORK_DAY)
     return url
-
-
-def DAY_UPWORK():  # noqa: N802 - the Upwork tests' day (yesterday: fetchable again)
-    from tests.upwork.conftest import DAY
-
-    return DAY
-
-
-@pytest.fixture
-def upwork_sandbox_day(monkeypatch, warehouse):
-    import contextlib
-
-    from scrapers.upwork.sandbox import sandbox_server
-
-    stack = contextlib.ExitStack()
-
-    def start(**options) -> str:
-        url = stack.enter_context(sandbox_server(day=DAY_UPWORK(), **options))
-        monkeypatch.delenv("AIRFLOW_CONN_UPWORK_API", raising=False)
-        monkeypatch.setenv("JOBREQS_UPWORK_BASE_URL", url)
-        monkeypatch.setenv("JOBREQS_UPWORK_MODE", "visitor")
-        return url
-
-    with stack:
-        yield start
 
 
 def _jobs(conninfo: str) -> list[tuple]:
@@ -131,14 +106,14 @@ def test_case7_a_killed_enrich_leaves_no_lease_that_blocks_a_rerun_and_costs_no_
             tries_lost=sum(r[1] != 1 for r in after), doubled=clients[0] - clients[1])
 
 
-def test_case7_workers_of_one_run_share_their_failures(upwork_sandbox_day, lake_root, warehouse):
+def test_case7_workers_of_one_run_share_their_failures(upwork_day, lake_root, warehouse):
     from scrapers.upwork.enrich import upwork_enrich
     from scrapers.upwork.fetch import upwork_fetch
     from tests.upwork.conftest import truth
 
-    url = upwork_sandbox_day(jobs=200, arrivals=0, late_arrivals=0, before=0, malformed_rate=0, fast_fail_rate=0,
+    url = upwork_day(jobs=200, arrivals=0, late_arrivals=0, before=0, malformed_rate=0, fast_fail_rate=0,
                              both_fail_rate=0.1, details_latency=0.01)
-    upwork_fetch(lake_root, DAY_UPWORK())
+    upwork_fetch(lake_root, UPWORK_DAY)
     failing = set(truth(url)["fails_both"])
     assert failing
     # Two workers of the same run, one after the other: the second must not retry the first's failures.
@@ -198,25 +173,25 @@ def test_case8_a_killed_lake_write_leaves_a_temporary_the_next_write_sweeps(lake
     figures("case8-lake", temporaries_left_by_kill=len(left), after_next_run=0)
 
 
-def test_case8_a_killed_upwork_fetch_leaves_a_folder_the_next_fetch_sweeps(upwork_sandbox_day, lake_root, warehouse,
+def test_case8_a_killed_upwork_fetch_leaves_a_folder_the_next_fetch_sweeps(upwork_day, lake_root, warehouse,
                                                                             private_tmp):
     from scrapers.upwork.fetch import upwork_fetch
     from tests.upwork.conftest import truth
 
-    url = upwork_sandbox_day(jobs=2_000, arrivals=0, late_arrivals=0, before=10, malformed_rate=0, burst_every=20,
+    url = upwork_day(jobs=2_000, arrivals=0, late_arrivals=0, before=10, malformed_rate=0, burst_every=20,
                              burst_length=1, retry_after="0.3")
     root = temporaries.work_root("upwork_fetch")
     child = _child(f"""
         import datetime as dt
         from scrapers.upwork.fetch import upwork_fetch
-        upwork_fetch(None, dt.date.fromisoformat({DAY_UPWORK().isoformat()!r}))
+        upwork_fetch(None, dt.date.fromisoformat({UPWORK_DAY.isoformat()!r}))
     """)
     _kill_when(child, lambda: root.exists() and any(root.iterdir()))
     left = list(root.iterdir())
     assert len(left) == 1 and str(child.pid) in left[0].name
-    result = upwork_fetch(lake_root, DAY_UPWORK())
+    result = upwork_fetch(lake_root, UPWORK_DAY)
     assert list(root.iterdir()) == [], "the killed fetch's folder is still there"
-    ids = [r["id"] for r in lake.read_partition(lake.partition(lake_root, "raw", "upwork", DAY_UPWORK()))]
+    ids = [r["id"] for r in lake.read_partition(lake.partition(lake_root, "raw", "upwork", UPWORK_DAY))]
     assert len(ids) == len(set(ids)) and set(ids) == set(truth(url)["window_ids"]) and result["fetched"] == 2_000
     figures("case8-upwork-fetch", folders_left_by_kill=len(left), after_next_run=0, fetched=result["fetched"])
 
