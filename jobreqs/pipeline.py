@@ -103,7 +103,11 @@ def run_scrape_indeed(ctx: RunContext) -> dict:
     manifest = scrape_indeed(lake.lake_root(), ctx.day,
                              keywords=list(ctx.params.get("keywords") or []),
                              locations=list(ctx.params.get("locations") or ["remote"]))
-    return ctx.record("scrape_indeed", manifest)
+    message = None
+    if manifest.get("search_pages_degraded"):
+        message = (f"degraded: {manifest['search_pages_degraded']} search pages stayed broken and were read from "
+                   "their DOM cards (later cards may be missing; see the quarantine)")
+    return ctx.record("scrape_indeed", manifest, message=message)
 
 
 def run_upwork_token(ctx: RunContext) -> dict:

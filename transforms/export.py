@@ -43,13 +43,28 @@ def _cell(value: Any) -> Any:
     return value
 
 
+# A text cell a spreadsheet would run as a formula (OWASP "CSV injection"): =, +, -, @, tab, CR.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: empty for NULL; a text that starts like a formula is prefixed with
+    ' so that a spreadsheet shows it instead of running it (numbers are left as they are)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(rows: Iterable[dict], out: IO[str]) -> int:
-    """Write ``rows`` as CSV with a header (dates ISO, empty cell for NULL); return the row count."""
+    """Write ``rows`` as CSV with a header (dates ISO, empty cell for NULL, formula-like text
+    defused); return the row count."""
     writer = csv.DictWriter(out, fieldnames=COLUMN_NAMES, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     count = 0
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
         count += 1
     return count
 
@@ -60,7 +75,7 @@ def iter_csv(rows: Iterable[dict]) -> Iterator[str]:
     writer = csv.DictWriter(buffer, fieldnames=COLUMN_NAMES, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for n, row in enumerate(rows, start=1):
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
         if n % 1000 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

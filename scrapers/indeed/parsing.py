@@ -93,6 +93,8 @@ class SearchPage:
     source: str = "model"
     skipped: list[str] = field(default_factory=list)
     model_error: str | None = None
+    #: The page ends before ``</html>`` (a dropped connection): DOM cards past the cut are missing.
+    truncated: bool = False
 
 
 # ---------------------------------------------------------------- page-level helpers
@@ -413,7 +415,8 @@ def parse_search_page(text: str, base_url: str) -> SearchPage:
     if not cards and not _no_results(text):
         raise PageError(f"search page has no usable job-cards model ({model_error or 'absent'}) and no DOM cards")
     return SearchPage(cards=cards, total=total if total is not None else (0 if not cards else None),
-                      source="dom", skipped=skipped, model_error=model_error)
+                      source="dom", skipped=skipped, model_error=model_error,
+                      truncated="</html>" not in text[-4096:].lower())
 
 
 # ---------------------------------------------------------------- job pages

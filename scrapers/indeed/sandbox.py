@@ -15,7 +15,9 @@ It serves, from the fixture day in ``sandbox_data/day.json`` (rebuilt by
   ``JobPosting`` and ``#jobDescriptionText``; some serve only the fallbacks, some are malformed
   (truncated JSON, missing title, non-UTF-8 bytes, empty or 5 MB description), two answer 429 or
   503 on every other request; a day may also ask for embedded JSON nested 100,000 deep
-  (variant ``deep_json``: the fallbacks rescue it; ``deep_json_only``: nothing does);
+  (variant ``deep_json``: the fallbacks rescue it; ``deep_json_only``: nothing does), and search
+  pages cut short in the middle of their card model for their first ``times`` requests
+  (``truncated_search_pages``: ``[{"q", "start", "times"}]``, a dropped connection);
 * ``/jobs?q=synthetic+N`` - a generated search claiming N results (pages stop at Indeed's 1,000
   cap), for the cap test and the benchmark.
 """
@@ -100,6 +102,7 @@ class SandboxIndeed:
         self.now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
         self.dom_only = {(k, s) for k, s in day.get("dom_only_search_pages", [])}
         self.flaky = {self._flaky_id(f): f["answer"] for f in day.get("flaky", [])}
+        self.truncated = {(t["q"], t["start"]): t["times"] for t in day.get("truncated_search_pages", [])}
         self.hits: dict[str, int] = {}
         self.requests = 0
         self._lock = threading.Lock()
@@ -137,7 +140,14 @@ class SandboxIndeed:
                 return 200, "text/html; charset=utf-8", captcha_page().encode()
             if isinstance(odd, int):
                 return odd, "text/html", f"<html><body>HTTP {odd}</body></html>".encode()
-            return 200, "text/html; charset=utf-8", self.search_page(keyword, query.get("l", ""), start)
+            page = self.search_page(keyword, query.get("l", ""), start)
+            with self._lock:
+                cut = self.truncated.get((keyword, start), 0) > 0
+                if cut:
+                    self.truncated[(keyword, start)] -= 1
+            if cut:  # the connection dropped inside the card model: the rest of the page is gone
+                page = page[:page.index(b"window.mosaic") + 400]
+            return 200, "text/html; charset=utf-8", page
         if url.path == "/viewjob":
             key = query.get("jk", "")
             odd = self._flaky_answer(f"/viewjob|{key}")

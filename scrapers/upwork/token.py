@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from jobreqs.warehouse import connect
-from scrapers.upwork.api import _backoff, _retryable
+from scrapers.upwork.api import UpworkApiError, _backoff, _retryable
 from scrapers.upwork.settings import UpworkSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -57,18 +57,25 @@ def _now() -> dt.datetime:
 
 
 def _send(client: httpx.Client, settings: UpworkSettings, method: str, url: str, **kwargs) -> httpx.Response:
-    """One request to a token endpoint, retried on 429/5xx/connection errors."""
+    """One request to a token endpoint, retried on 429/5xx/connection errors (waits capped as
+    for the API: see ``scrapers.upwork.api._backoff``)."""
+    waited = 0.0
     for attempt in range(settings.max_attempts):
+        response = None
         try:
             response = client.request(method, url, **kwargs)
         except httpx.TransportError as exc:
             if attempt + 1 >= settings.max_attempts:
                 raise UpworkTokenError(f"token endpoint unreachable: {type(exc).__name__}") from None
-            time.sleep(_backoff(attempt, None))
-            continue
-        if not _retryable(response) or attempt + 1 >= settings.max_attempts:
-            return response
-        time.sleep(_backoff(attempt, response))
+        else:
+            if not _retryable(response) or attempt + 1 >= settings.max_attempts:
+                return response
+        try:
+            delay = _backoff(attempt, response, waited)
+        except UpworkApiError as exc:
+            raise UpworkTokenError(f"token endpoint: {exc}") from None
+        waited += delay
+        time.sleep(delay)
     raise AssertionError("unreachable")
 
 

@@ -100,13 +100,14 @@ class IndeedSpider(scrapy.Spider):
             query["start"] = start
         return f"{self.base_url}/jobs?{urlencode(query)}"
 
-    def search_request(self, keyword: str, location: str, start: int, blocked: int = 0) -> scrapy.Request:
+    def search_request(self, keyword: str, location: str, start: int, blocked: int = 0,
+                       truncated: int = 0) -> scrapy.Request:
         return scrapy.Request(
             self.search_url(keyword, location, start), callback=self.parse_search, errback=self.failed,
             cb_kwargs={"keyword": keyword, "location": location, "start": start},
-            meta={"kind": "search_page", "blocked": blocked, "keyword": keyword, "location": location,
-                  **self._block_delay(blocked)},
-            dont_filter=blocked > 0, priority=10,  # finish searches first: keywords complete early
+            meta={"kind": "search_page", "blocked": blocked, "truncated": truncated, "keyword": keyword,
+                  "location": location, **self._block_delay(blocked or truncated)},
+            dont_filter=blocked > 0 or truncated > 0, priority=10,  # finish searches first: keywords complete early
         )
 
     def job_request(self, card: dict, keyword: str, location: str, page: int, referer: str,
@@ -176,6 +177,21 @@ class IndeedSpider(scrapy.Spider):
             yield self.quarantine(response, exc.reason, "search_page")
             return
         page_number = start // self.page_size
+        if page.source == "dom" and page.truncated:
+            # The page was cut short (a dropped connection): its card model is broken and the DOM
+            # cards past the cut are missing. Fetch it again; if it stays cut, use the cards it
+            # has and say the page was degraded (counted, quarantined with the reason).
+            tries = response.meta.get("truncated", 0)
+            if tries < self.block_retries:
+                self._count("search_pages_refetched")
+                logger.warning("search page %s was cut short (%s), fetching it again", response.url,
+                               page.model_error)
+                yield self.search_request(keyword, location, start, truncated=tries + 1)
+                return
+            self._count("search_pages_degraded")
+            yield self.quarantine(response, f"degraded: page cut short ({page.model_error or 'no card model'}); "
+                                            f"{len(page.cards)} DOM cards read, later cards may be missing",
+                                  "search_page_degraded")
         if page.source == "dom":
             self._count("search_pages_dom_fallback")
             logger.warning("search page %s: card model unusable (%s), read %d DOM cards",
