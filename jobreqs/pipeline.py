@@ -192,8 +192,12 @@ def run_extract(ctx: RunContext, source_dir: str) -> dict:
     rejects = lake.Spool()
     extraction = ExtractionRun(backend, quarantine=rejects)
     options = extraction_options(ctx.params, ctx.run_id)
-    path, count = map_partition(source_dir, "extracted", ctx,
-                                lambda records: extract_postings(records, backend, run=extraction, **options))
+    try:
+        path, count = map_partition(source_dir, "extracted", ctx,
+                                    lambda records: extract_postings(records, backend, run=extraction, **options))
+    finally:
+        if options.get("budget") is not None and options["budget"].store is not None:
+            options["budget"].store.close()
     lake.replace_quarantine(lake.partition(lake.lake_root(), "quarantine", "extract", ctx.day) / "extract.jsonl.gz",
                             rejects)
     stats = extraction.stats() | {"path": path, "records": count}

@@ -75,12 +75,19 @@ class LeaseHolder:
         self._conn.execute("SELECT pg_advisory_lock(%s, %s)", (LEASE_LOCK_SPACE, self.key))
 
     def release(self) -> int:
-        """Free this worker's leases on jobs it did not record; return how many."""
-        with connect() as conn:
-            released = conn.execute(
-                """UPDATE jobreqs.upwork_jobs SET enrich_claimed_until = NULL, enrich_claimed_by = NULL
-                   WHERE enrich_claimed_by = %s""", (self.key,)).rowcount
-        self._conn.close()
+        """Free this worker's leases on jobs it did not record; return how many. Never raises (it
+        runs on the way out of an error): leases it could not free die with the lock anyway."""
+        released = 0
+        try:
+            with connect() as conn:
+                released = conn.execute(
+                    """UPDATE jobreqs.upwork_jobs SET enrich_claimed_until = NULL, enrich_claimed_by = NULL
+                       WHERE enrich_claimed_by = %s""", (self.key,)).rowcount
+        except psycopg.Error as exc:
+            log.warning("upwork enrich: could not release leases (%s); they are free once this worker ends",
+                        type(exc).__name__)
+        finally:
+            self._conn.close()
         return released
 
 
