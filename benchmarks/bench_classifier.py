@@ -4,7 +4,10 @@
 
 * **Retention**: on ``data/eval/skillspan_dev_techs.jsonl`` (58 gold postings of the
   SkillSpan dev split), the share of gold technologies with at least one gold mention (``spans``
-  or ``title_spans`` surface) still present in the kept text. Target >= 0.98.
+  or ``title_spans`` surface) still present in the kept text. Target >= 0.99.
+  The same on ``data/eval/multi_occupation.jsonl`` (100 real postings the model never trained on,
+  each with an occupation family: ``data/eval/multi_occupation.md``), overall, per occupation
+  family and per split, with the reduction per family. Target >= 0.99.
 * **Reduction**: share of estimated input tokens removed, on the same 58 real postings (the
   headline figure: the model never saw them) and on the 140 SkillSpan train postings. Target >= 0.5.
 * **Speed**: postings per second for split + classify on one core (the stage is single-threaded:
@@ -31,7 +34,7 @@ from jobreqs.config import SOURCE_DATA_DIR  # noqa: E402
 from models.classifier import dataset  # noqa: E402
 from transforms.classify import classify_postings, load_model  # noqa: E402
 
-TARGETS = {"retention": 0.98, "reduction": 0.5, "postings_per_second": 2000}
+TARGETS = {"retention": 0.99, "reduction": 0.5, "postings_per_second": 2000}
 
 
 def dev_gold(data_dir: Path | None = None) -> list[dict]:
@@ -39,6 +42,13 @@ def dev_gold(data_dir: Path | None = None) -> list[dict]:
     path = (data_dir or SOURCE_DATA_DIR) / "eval" / "skillspan_dev_techs.jsonl"
     with path.open(encoding="utf-8") as f:
         return [{**row, "description_text": row["text"]} for row in map(json.loads, f)]
+
+
+def multi_occupation(data_dir: Path | None = None) -> list[dict]:
+    """The multi-occupation postings, each with ``description_text`` set to its text."""
+    path = (data_dir or SOURCE_DATA_DIR) / "eval" / "multi_occupation.jsonl"
+    with path.open(encoding="utf-8") as f:
+        return [{**row, "description_text": row["text"], "title_spans": []} for row in map(json.loads, f)]
 
 
 def train_postings(data_dir: Path | None = None) -> list[dict]:
@@ -49,28 +59,30 @@ def train_postings(data_dir: Path | None = None) -> list[dict]:
     return [{"id": key, "description_text": "\n".join(text)} for key, text in lines.items()]
 
 
-def retention(results: list[dict]) -> dict:
-    """Share of gold technologies whose mention survives, overall and per source; the lost ones."""
+def retention(results: list[dict], group: str = "source") -> dict:
+    """Share of gold technologies whose mention survives, overall and per ``group`` (a field of
+    the rows: source, family, split); the lost ones."""
     kept = total = 0
     lost: list[list[str]] = []
-    per_source: Counter = Counter()
-    per_source_total: Counter = Counter()
+    per_group: Counter = Counter()
+    per_group_total: Counter = Counter()
     for row in results:
         mentions: dict[str, set[str]] = {}
         for surface, canonical in row["spans"] + row["title_spans"]:
             mentions.setdefault(canonical, set()).add(surface)
         for tech in row["techs"]:
             total += 1
-            per_source_total[row["source"]] += 1
+            per_group_total[row[group]] += 1
             if any(surface in row["kept_text"] for surface in mentions.get(tech, ())):
                 kept += 1
-                per_source[row["source"]] += 1
+                per_group[row[group]] += 1
             else:
                 lost.append([row["id"], tech])
     return {
         "retention": kept / total if total else 1.0,
         "gold_technologies": total,
-        "per_source": {s: per_source[s] / n for s, n in per_source_total.items()},
+        "per_group": {g: {"retention": round(per_group[g] / n, 4), "technologies": n}
+                      for g, n in sorted(per_group_total.items())},
         "lost": lost,
     }
 
@@ -79,6 +91,17 @@ def reduction(results: list[dict]) -> float:
     """Share of estimated input tokens removed."""
     before = sum(r["tokens_before"] for r in results)
     return 1 - sum(r["tokens_after"] for r in results) / before if before else 0.0
+
+
+def by_family(results: list[dict]) -> dict:
+    """Per occupation family: postings, gold technologies, retention and reduction."""
+    kept = retention(results, "family")["per_group"]
+    families: dict[str, list[dict]] = {}
+    for row in results:
+        families.setdefault(row["family"], []).append(row)
+    return {family: {"postings": len(rows), "technologies": kept.get(family, {}).get("technologies", 0),
+                     "retention": kept.get(family, {}).get("retention"), "reduction": round(reduction(rows), 4)}
+            for family, rows in sorted(families.items())}
 
 
 def speed(postings: list[dict], n: int, model) -> tuple[float, float]:
@@ -103,14 +126,24 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.version)
     gold = list(classify_postings(dev_gold(), model=model))
     train = list(classify_postings(train_postings(), model=model))
+    multi = list(classify_postings(multi_occupation(), model=model))
     kept = retention(gold)
+    multi_kept = retention(multi)
     figures = {
         "model_version": model.version,
         "threshold": round(model.threshold, 4),
         "retention": round(kept["retention"], 4),
-        "retention_per_source": {k: round(v, 4) for k, v in kept["per_source"].items()},
+        "retention_per_source": {k: v["retention"] for k, v in kept["per_group"].items()},
         "gold_technologies": kept["gold_technologies"],
         "lost": kept["lost"],
+        "multi_occupation": {
+            "retention": round(multi_kept["retention"], 4),
+            "technologies": multi_kept["gold_technologies"],
+            "reduction": round(reduction(multi), 4),
+            "per_family": by_family(multi),
+            "per_split": retention(multi, "split")["per_group"],
+            "lost": multi_kept["lost"],
+        },
         "reduction_dev": round(reduction(gold), 4),
         "reduction_train": round(reduction(train), 4),
         "keep_reasons_dev": dict(Counter(r["keep_reason"] for r in gold)),
@@ -122,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["postings_per_cpu_second"] = round(per_cpu)
     figures["meets"] = {
         "retention": figures["retention"] >= TARGETS["retention"],
+        "retention_multi_occupation": figures["multi_occupation"]["retention"] >= TARGETS["retention"],
         "reduction": figures["reduction_dev"] >= TARGETS["reduction"],
         "speed_per_cpu_second": figures["postings_per_cpu_second"] >= TARGETS["postings_per_second"],
         "speed_wall_clock": figures["postings_per_second"] >= TARGETS["postings_per_second"],

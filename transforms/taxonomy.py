@@ -1,8 +1,13 @@
 """The technology taxonomy the extract and clean-up stages use at run time.
 
 The data is committed in ``models/taxonomy/taxonomy.json`` (built by
-``models/taxonomy/build_taxonomy.py`` from O*NET, GitHub Linguist and curated additions), so a
-run never reads ``../shared``. :func:`load_taxonomy` reads it once per process.
+``models/taxonomy/build_taxonomy.py`` from O*NET, GitHub Linguist, AWS's service catalogue and
+curated additions), so a run never reads ``../shared``. :func:`load_taxonomy` reads it once per
+process.
+
+Technologies form a hierarchy: a product may have a ``parent`` (Azure Key Vault -> Azure, Excel ->
+Microsoft Office). Extraction reports the most specific name the text supports;
+:meth:`Taxonomy.roll_up` and :meth:`Taxonomy.top` give the parents for roll-up figures.
 """
 
 from __future__ import annotations
@@ -94,6 +99,25 @@ class Taxonomy:
     removal_terms: frozenset[str]
     removal_patterns: tuple[re.Pattern[str], ...]
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    parents: dict[str, str] = field(default_factory=dict)  # canonical name -> its parent's
+
+    def ancestors(self, name: str) -> list[str]:
+        """The parent of ``name``, its parent, and so on (empty for a technology without one)."""
+        chain = []
+        parent = self.parents.get(name)
+        while parent and parent not in chain:  # the build refuses loops; the guard keeps this finite
+            chain.append(parent)
+            parent = self.parents.get(parent)
+        return chain
+
+    def top(self, name: str) -> str:
+        """The last ancestor of ``name`` (``name`` itself when it has no parent)."""
+        chain = self.ancestors(name)
+        return chain[-1] if chain else name
+
+    def roll_up(self, names) -> set[str]:
+        """``names`` with every ancestor added, each once: Azure Key Vault also counts for Azure."""
+        return {n for name in names for n in (name, *self.ancestors(name))}
 
     def canonical(self, term: str) -> str | None:
         """The canonical name of ``term`` if the taxonomy knows it, else None."""
@@ -115,11 +139,14 @@ def taxonomy_path() -> Path:
 def taxonomy_from_data(data: dict[str, Any]) -> Taxonomy:
     """Build the lookup tables from the JSON document the build script writes."""
     categories: dict[str, str] = {}
+    parents: dict[str, str] = {}
     aliases: dict[str, str] = {}
     local: dict[str, str] = {}
     for tech in data["technologies"]:
         name = tech["name"]
         categories[name] = tech["category"]
+        if tech.get("parent"):
+            parents[name] = tech["parent"]
         for alias in [name, *tech.get("aliases", [])]:
             aliases.setdefault(normalise_term(alias), name)
         # "match": the aliases distinctive enough for the local matcher to look for in text.
@@ -137,6 +164,7 @@ def taxonomy_from_data(data: dict[str, Any]) -> Taxonomy:
         removal_terms=frozenset(normalise_term(t) for t in removal["terms"]),
         removal_patterns=tuple(re.compile(p) for p in removal["patterns"]),
         raw=data,
+        parents=parents,
     )
 
 

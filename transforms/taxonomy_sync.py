@@ -10,22 +10,27 @@ from transforms.taxonomy import Taxonomy, load_taxonomy
 
 
 def sync_taxonomy(conninfo: str | None = None, taxonomy: Taxonomy | None = None) -> dict[str, Any]:
-    """Make ``jobreqs.technologies`` / ``technology_aliases`` equal to the taxonomy (idempotent:
-    upserts what changed, deletes what the taxonomy no longer has), in one transaction.
+    """Make ``jobreqs.technologies`` (name, category, parent) / ``technology_aliases`` equal to the
+    taxonomy (idempotent: upserts what changed, deletes what the taxonomy no longer has), in one
+    transaction.
     Aliases are stored normalised (the lookup key clean-up uses). Returns counts."""
     tax = taxonomy or load_taxonomy()
     with connect(conninfo) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE tmp_tech (name text PRIMARY KEY, category text NOT NULL) ON COMMIT DROP")
+        cur.execute("CREATE TEMP TABLE tmp_tech (name text PRIMARY KEY, category text NOT NULL, parent text) "
+                    "ON COMMIT DROP")
         cur.execute("CREATE TEMP TABLE tmp_alias (alias text PRIMARY KEY, technology text NOT NULL) ON COMMIT DROP")
-        with cur.copy("COPY tmp_tech (name, category) FROM STDIN") as copy:
+        with cur.copy("COPY tmp_tech (name, category, parent) FROM STDIN") as copy:
             for name, category in tax.categories.items():
-                copy.write_row((name, category))
+                copy.write_row((name, category, tax.parents.get(name)))
         with cur.copy("COPY tmp_alias (alias, technology) FROM STDIN") as copy:
             for alias, name in tax.aliases.items():
                 copy.write_row((alias, name))
-        cur.execute("""INSERT INTO jobreqs.technologies (name, category) SELECT name, category FROM tmp_tech
-                       ON CONFLICT (name) DO UPDATE SET category = EXCLUDED.category
-                       WHERE technologies.category IS DISTINCT FROM EXCLUDED.category""")
+        # Parents and children arrive in the same statement: the foreign key is checked at its end.
+        cur.execute("""INSERT INTO jobreqs.technologies (name, category, parent)
+                       SELECT name, category, parent FROM tmp_tech
+                       ON CONFLICT (name) DO UPDATE SET category = EXCLUDED.category, parent = EXCLUDED.parent
+                       WHERE (technologies.category, technologies.parent)
+                             IS DISTINCT FROM (EXCLUDED.category, EXCLUDED.parent)""")
         upserted_techs = cur.rowcount
         cur.execute("DELETE FROM jobreqs.technology_aliases a WHERE NOT EXISTS "
                     "(SELECT 1 FROM tmp_alias t WHERE t.alias = a.alias AND t.technology = a.technology)")

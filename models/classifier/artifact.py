@@ -29,6 +29,8 @@ CURRENT_FILE = "CURRENT"
 #: Every type a classifier artefact may contain; anything else is refused on load.
 TRUSTED_TYPES = [
     "models.classifier.features.TokenCounter",
+    "models.classifier.features.TaxonomyMatchCounter",
+    "sklearn.pipeline.FeatureUnion",
     "sklearn.feature_extraction.text.TfidfTransformer",
     "sklearn.linear_model._logistic.LogisticRegression",
     "sklearn.pipeline.Pipeline",

@@ -1,4 +1,5 @@
-"""A fast word counter for the classifier's ``Pipeline`` (unigrams, optional bigrams, name columns).
+"""The classifier's features: a fast word counter (unigrams, optional bigrams, name columns) and
+the count of technologies the taxonomy's local extractor finds (:class:`TaxonomyMatchCounter`).
 
 scikit-learn's ``CountVectorizer`` tokenises each paragraph with a regular expression and counts
 tokens in a Python loop: about 1,500 postings a second on one core for the word features alone,
@@ -9,8 +10,8 @@ forms) to its id with one C-level dict lookup, and builds the sparse matrix with
 columns are what a ``CountVectorizer(min_df=...)`` with this tokenisation would count.
 
 Tokens keep ``+``, ``#`` and inner ``.`` so that ``c++``, ``c#``, ``.net`` and ``node.js`` stay whole;
-a dot that ends a sentence is dropped. Only plain data (dicts, numpy arrays) is fitted, so the
-estimator persists with skops.
+a dot that ends a sentence is dropped. Only plain data (dicts, lists, numpy arrays) is fitted or
+held, so both estimators persist with skops.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _SEPARATOR = b"\x01"  # between documents; a \x01 inside a document is replaced 
 # Token codes besides vocabulary ids.
 _UNKNOWN, _SEP, _LEXICON_ONLY, _UNKNOWN_NAME = -1, -2, -3, -4
 _MAX_SURFACES = 500_000
+#: TaxonomyMatchCounter scans paragraphs in chunks of about this many characters.
+_CHUNK_CHARS = 4000
 
 
 def _tokenise_batch(docs: list[str], cased: bool = False) -> list[bytes]:
@@ -174,3 +177,79 @@ class TokenCounter(TransformerMixin, BaseEstimator):
         bigrams = [f"{names[k // n_uni]} {names[k % n_uni]}" for k in self.bigram_keys_.tolist()]
         extra = (["<technology-name>"] if self.lexicon else []) + (["<unknown-name>"] if self.unknown_names else [])
         return np.array(names + bigrams + extra, dtype=object)
+
+
+class TaxonomyMatchCounter(TransformerMixin, BaseEstimator):
+    """One column: how many technology mentions the local extractor finds in each paragraph.
+
+    ``taxonomy`` is plain data taken from the technology taxonomy when the model is built
+    (``{"match": {alias: technology}, "ambiguous": {alias: rule}, "window": int}``: the aliases the
+    local extractor looks for and its context rules), so the fitted model carries the names it was
+    trained with and persists with skops. This is how the model keeps a paragraph naming Excel, SAP
+    or Azure Key Vault as reliably as one naming Python: from the taxonomy (O*NET's software of every
+    occupation, Linguist, the curated product families), not from a list kept for the classifier.
+
+    Consecutive paragraphs are scanned together, joined with line breaks, in chunks of about a
+    posting's length (context rules may look across a paragraph's edge, as they do across a
+    posting's lines in extraction); each match counts for the paragraph it starts in.
+    """
+
+    def __init__(self, taxonomy: dict | None = None):
+        self.taxonomy = taxonomy
+
+    def fit(self, X, y=None):
+        self.n_features_ = 1
+        self._extractor = None
+        return self
+
+    def _finder(self):
+        extractor = getattr(self, "_extractor", None)
+        if extractor is None:  # first use after fit or load: derived data, not persisted
+            from transforms.extract.local import LocalExtractor
+            from transforms.taxonomy import taxonomy_from_data
+
+            data = self.taxonomy or {}
+            doc = {"version": "classifier", "window": data.get("window", 120),
+                   "technologies": [{"name": tech, "category": "", "match": [alias]}
+                                    for alias, tech in (data.get("match") or {}).items()],
+                   "ambiguous": data.get("ambiguous") or {}, "removal": {"terms": [], "patterns": []}}
+            extractor = self._extractor = LocalExtractor(taxonomy_from_data(doc))
+        return extractor
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_extractor", None)
+        return state
+
+    def transform(self, X) -> sp.csr_matrix:
+        docs = list(X)
+        if not docs:
+            return sp.csr_matrix((0, 1))
+        find = self._finder().find
+        # where each paragraph starts in the batch's text joined by line breaks, and the chunks: runs
+        # of consecutive paragraphs about a posting long, one scan each (the context rules compare a
+        # match with its neighbours, so one scan of a whole batch would cost more than its length)
+        ends = np.cumsum(np.fromiter(map(len, docs), dtype=np.int64, count=len(docs)) + 1)
+        starts = np.concatenate(([0], ends[:-1]))
+        cuts = np.flatnonzero(np.diff(starts // _CHUNK_CHARS)) + 1
+        rows: list[np.ndarray] = []
+        for first, last in zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [len(docs)])).tolist()):
+            offset = int(starts[first])
+            found = [m.start + offset for m in find("\n".join(docs[first:last]))]
+            if found:
+                rows.append(np.searchsorted(starts, found, side="right") - 1)
+        counts = np.bincount(np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),
+                             minlength=len(docs)).astype(np.float64)
+        nonzero = np.flatnonzero(counts)
+        return sp.csr_matrix((counts[nonzero], (nonzero, np.zeros(len(nonzero), dtype=np.int64))),
+                             shape=(len(docs), 1))
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.array(["<taxonomy-matches>"], dtype=object)
+
+
+def taxonomy_features(taxonomy) -> dict:
+    """The plain data :class:`TaxonomyMatchCounter` needs from a loaded taxonomy."""
+    return {"match": dict(sorted(taxonomy.local_aliases.items())),
+            "ambiguous": {k: v for k, v in sorted(taxonomy.ambiguous.items())},
+            "window": taxonomy.window}

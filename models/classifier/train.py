@@ -4,7 +4,8 @@
 :func:`train_classifier`:
 
 1. rebuild the labelled set (:mod:`models.classifier.dataset`) unless told to reuse it;
-2. fit ``TokenCounter -> TfidfTransformer -> LogisticRegression`` on the ``train`` split;
+2. fit ``[TokenCounter + TaxonomyMatchCounter] -> TfidfTransformer -> LogisticRegression`` on the
+   ``train`` split (words and name columns, plus the count of taxonomy matches);
 3. score the ``heldout`` split and choose the highest threshold whose recall of technology
    paragraphs is at least ``target_recall`` (0.98): dropping a technology paragraph is the costly
    error, so the threshold serves recall first;
@@ -48,20 +49,30 @@ class TrainConfig:
     use_lexicon: bool = True
     #: Add the "capitalised word outside the vocabulary" column.
     unknown_names: bool = True
+    #: Add the "technologies the taxonomy's local extractor finds" column.
+    use_taxonomy: bool = True
 
 
-def build_pipeline(config: TrainConfig, lexicon: list[str] | None = None):
-    """The unfitted model: word counts (+ name columns), sublinear TF-IDF, logistic regression."""
+def build_pipeline(config: TrainConfig, lexicon: list[str] | None = None, taxonomy: dict | None = None):
+    """The unfitted model: word counts (+ name columns, + the taxonomy-match count), sublinear
+    TF-IDF, logistic regression. ``taxonomy``: :func:`models.classifier.features.taxonomy_features`
+    of the technology taxonomy (default: the committed one)."""
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import FeatureUnion, Pipeline
 
-    from models.classifier.features import TokenCounter
+    from models.classifier.features import TaxonomyMatchCounter, TokenCounter, taxonomy_features
 
+    counts = TokenCounter(min_df=config.min_df, bigrams=config.bigrams,
+                          lexicon=lexicon if config.use_lexicon else None, unknown_names=config.unknown_names)
+    if config.use_taxonomy:
+        if taxonomy is None:
+            from transforms.taxonomy import load_taxonomy
+
+            taxonomy = taxonomy_features(load_taxonomy())
+        counts = FeatureUnion([("words", counts), ("taxonomy", TaxonomyMatchCounter(taxonomy))])
     return Pipeline([
-        ("counts", TokenCounter(min_df=config.min_df, bigrams=config.bigrams,
-                               lexicon=lexicon if config.use_lexicon else None,
-                               unknown_names=config.unknown_names)),
+        ("counts", counts),
         ("tfidf", TfidfTransformer(sublinear_tf=True)),
         ("model", LogisticRegression(C=config.C, class_weight=config.class_weight, max_iter=config.max_iter)),
     ])
@@ -155,7 +166,7 @@ def train_classifier(
             "train": {"positive": int(y_train.sum()), "negative": int(len(y_train) - y_train.sum())},
             "heldout": {"positive": int(y_held.sum()), "negative": int(len(y_held) - y_held.sum())},
         },
-        "features": int(pipeline.named_steps["counts"].n_features_),
+        "features": int(pipeline.named_steps["tfidf"].n_features_in_),
         "config": asdict(config),
         "dataset_sha256": data_summary["sha256"] if data_summary else dataset.file_sha256(data_path),
         "sklearn_version": sklearn.__version__,

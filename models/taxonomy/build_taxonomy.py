@@ -4,11 +4,16 @@
 
 Reproducible: the same inputs give the same file (sorted, no timestamps). Sources, in priority
 order (the first to claim an alias keeps it):
-1. ``curated/technologies.yml``: hand-kept canonical names, categories and aliases (+ ``promoted.yml``,
-   written by ``jobreqs promote-term``);
-2. GitHub Linguist ``languages.yml`` (MIT): programming and markup languages with their aliases;
-3. O*NET "Technology Skills" (CC BY 4.0): named software products, with the vendor name stripped
+1. ``curated/technologies.yml``: hand-kept canonical names, categories and aliases, then
+   ``curated/families.yml``: products grouped under a parent (Azure Key Vault -> Azure), then
+   ``promoted.yml`` (written by ``jobreqs promote-term``);
+2. AWS's service catalogue (``data/aws/services.tsv``, from botocore, Apache-2.0): every "Amazon ..."
+   or "AWS ..." service not curated yet becomes a product with parent ``aws``;
+3. GitHub Linguist ``languages.yml`` (MIT): programming and markup languages with their aliases;
+4. O*NET "Technology Skills" (CC BY 4.0): named software products, with the vendor name stripped
    into an extra alias for well-known vendors.
+A technology's ``parent`` (absent for most) is what it rolls up to; the build checks that every
+parent is a technology and that no chain of parents loops.
 Aliases from 2 and 3 go to the local matcher only when they are distinctive (contain a word that
 is rare in English, by ``wordfreq``, a build-time dependency only), so "Pure" or "Client System"
 never match ordinary prose; they still map terms an LLM returns. Entries that a removal rule
@@ -108,10 +113,12 @@ class Builder:
     def owner(self, alias: str) -> str | None:
         return self.alias_owner.get(normalise_term(alias))
 
-    def add(self, name: str, category: str, source: str) -> dict:
+    def add(self, name: str, category: str, source: str, parent: str | None = None) -> dict:
         tech = self.techs.setdefault(name, {"name": name, "category": category, "sources": [], "aliases": [], "match": []})
         if source not in tech["sources"]:
             tech["sources"].append(source)
+        if parent:
+            tech["parent"] = parent
         self.add_alias(name, name, match=None)
         return tech
 
@@ -140,20 +147,94 @@ def variants(alias: str) -> list[str]:
     return out
 
 
-def load_curated(builder: Builder, rules: dict) -> None:
-    for path in [CURATED_DIR / "technologies.yml", CURATED_DIR / "promoted.yml"]:
-        if not path.exists():
-            continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+#: Marks a family product's bare name ("~key vault"): matched only near the family's parent.
+BARE = "~"
+
+
+def _add_rows(builder: Builder, rows: list, source: str, no_match: set[str], parent: str | None = None,
+              bare_cues: dict[str, str] | None = None) -> None:
+    """Curated rows ``[name, category, alias, ...]``; a ``~alias`` goes to ``bare_cues`` (alias -> parent)."""
+    for row in rows:
+        name, category, *aliases = [str(x) for x in row]
+        builder.add(name, category, source, parent)
+        for alias in [name, *aliases]:
+            if alias.startswith(BARE):
+                alias = alias[len(BARE):]
+                if bare_cues is not None and parent:
+                    bare_cues[normalise_term(alias)] = parent
+            for v in variants(alias):
+                builder.add_alias(name, v, match=normalise_term(v) not in no_match)
+
+
+def load_curated(builder: Builder, rules: dict) -> dict[str, str]:
+    """Load the curated files; return the bare family names (normalised alias -> parent) that need
+    their parent named nearby to match."""
+    bare: dict[str, str] = {}
+    data = yaml.safe_load((CURATED_DIR / "technologies.yml").read_text(encoding="utf-8")) or {}
+    _add_rows(builder, data.get("technologies") or [], "curated",
+              {normalise_term(str(a)) for a in data.get("not_matched") or []})
+    families = yaml.safe_load((CURATED_DIR / "families.yml").read_text(encoding="utf-8")) or {}
+    for family in families.get("families") or []:
+        _add_rows(builder, family["products"], "curated", set(), family.get("parent"), bare)
+    promoted = CURATED_DIR / "promoted.yml"
+    if promoted.exists():
+        data = yaml.safe_load(promoted.read_text(encoding="utf-8")) or {}
         no_match = {normalise_term(str(a)) for a in data.get("not_matched") or []}
-        for row in data.get("technologies") or []:
-            name, category, *aliases = [str(x) for x in row]
-            builder.add(name, category, "curated" if path.name == "technologies.yml" else "promoted")
-            for alias in [name, *aliases]:
-                for v in variants(alias):
-                    builder.add_alias(name, v, match=normalise_term(v) not in no_match)
+        _add_rows(builder, data.get("technologies") or [], "promoted", no_match)
         for alias, name in data.get("aliases") or []:  # promoted aliases of existing technologies
             builder.add_alias(str(name), str(alias), match=normalise_term(str(alias)) not in no_match)
+    return bare
+
+
+_AWS_PREFIX = re.compile(r"^(Amazon|AWS) \S")
+_TRAILING_VERSION = re.compile(r"\s+(?:v\d+|\d)$", re.I)  # "Macie 2", "SES V2"; not "Route 53"
+
+
+def aws_service_names(row: dict[str, str]) -> list[str]:
+    """The product names of one botocore service, preferred first: the abbreviation when it is a
+    name ("Amazon S3"), then the full name ("Amazon Simple Storage Service"), without a trailing
+    parenthesis or version ("... (SSM)", "... V2"); "... Service" also without that word."""
+    names: list[str] = []
+    for raw in (row["abbreviation"], row["full_name"]):
+        name = _TRAILING_VERSION.sub("", re.sub(r"\s*\(.*?\)\s*$", "", raw.strip()))
+        if _AWS_PREFIX.match(name) and name not in names:
+            names.append(name)
+    for name in list(names):
+        if name.endswith(" Service") and len(name.split()) > 2:
+            names.append(name[: -len(" Service")])
+    return names
+
+
+def load_aws_catalogue(builder: Builder, path: Path) -> dict[str, dict]:
+    """Every AWS service of the catalogue: an alias of the curated product when one of its names is
+    taken already, else a new product (parent ``aws``) under its preferred name. The names carry
+    the "Amazon"/"AWS" prefix, so the local matcher looks for all of them; a name whose other words
+    are all ordinary English ("AWS Account", "AWS Support") only as AWS writes it. Returns those
+    context rules (normalised alias -> rule)."""
+    rules: dict[str, dict] = {}
+    if not path.exists():
+        builder.skipped["aws catalogue: file missing"] += 1
+        return rules
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t"))
+    for row in rows:
+        names = aws_service_names(row)
+        if not names:
+            builder.skipped["aws catalogue: no Amazon/AWS name"] += 1
+            continue
+        owner = next((builder.owner(n) for n in names if builder.owner(n)), None)
+        new = owner is None
+        if new:
+            owner = names[0].lower()
+            builder.add(owner, "cloud platform or service", "aws-catalogue", parent="aws")
+        elif "aws-catalogue" not in builder.techs[owner]["sources"]:
+            builder.techs[owner]["sources"].append("aws-catalogue")
+        for name in names:
+            builder.add_alias(owner, name, match=True)
+            key = normalise_term(name)
+            if new and builder.owner(name) == owner and not distinctive(key.split(" ", 1)[1]):
+                rules[key] = {"exact_case": [name], "tech_near": False}
+    return rules
 
 
 def load_linguist(builder: Builder, path: Path) -> None:
@@ -215,14 +296,30 @@ def load_onet(builder: Builder, path: Path) -> None:
             builder.add_alias(name, stripped, match=distinctive(normalise_term(stripped)))
 
 
+def check_parents(techs: dict[str, dict]) -> None:
+    """Every parent must be a technology, and no chain of parents may loop."""
+    for name, tech in techs.items():
+        seen = [name]
+        parent = tech.get("parent")
+        while parent:
+            if parent not in techs:
+                raise ValueError(f"technology {name!r}: parent {parent!r} is not a technology")
+            if parent in seen:
+                raise ValueError(f"parents loop: {' -> '.join([*seen, parent])}")
+            seen.append(parent)
+            parent = techs[parent].get("parent")
+
+
 def build(shared: Path) -> dict:
     """The taxonomy document (plain data) built from ``shared`` and the curated files."""
     removal = yaml.safe_load((CURATED_DIR / "removal_rules.yml").read_text(encoding="utf-8"))
     context = yaml.safe_load((CURATED_DIR / "context_rules.yml").read_text(encoding="utf-8"))
     builder = Builder({normalise_term(t) for t in removal["terms"]}, [re.compile(p) for p in removal["patterns"]])
-    load_curated(builder, context)
+    bare = load_curated(builder, context)
+    aws_rules = load_aws_catalogue(builder, shared / "aws" / "services.tsv")
     load_linguist(builder, shared / "linguist" / "languages.yml")
     load_onet(builder, shared / "onet" / "technology_skills.txt")
+    check_parents(builder.techs)
 
     # Context rules: every curated ambiguous alias gets its own rule or the default one; any other
     # very short curated alias (one or two letters: "js", "ts") is ambiguous by default too.
@@ -234,6 +331,13 @@ def build(shared: Path) -> dict:
         for key in tech["match"]:
             if len(key) <= 2 and key.isalpha() and key not in ambiguous:
                 ambiguous[key] = dict(default)
+    for key, rule in aws_rules.items():
+        ambiguous.setdefault(key, rule)
+    # A family's bare product name ("Service Bus") needs a capital and its parent named nearby.
+    for key, parent in bare.items():
+        if key not in ambiguous:
+            cues = [parent, *(a for a in builder.techs[parent]["aliases"] if len(a) > 2)]
+            ambiguous[key] = {"cased": True, "cues": sorted({normalise_term(c) for c in cues}), "tech_near": False}
     # A rule of {cased: false} and nothing else is "always accept": no need to keep it.
     ambiguous = {k: v for k, v in ambiguous.items() if v != {"cased": False}}
 

@@ -4,6 +4,10 @@ The gold is JSON Lines with "id", "text" and "techs" (sorted canonical names), l
 ``data/eval/skillspan_dev_techs.jsonl``. Each posting's predicted set (extract + clean-up)
 is compared with its gold set; true positives, false positives and misses are summed over all
 postings (micro-average) into precision, recall and F1. Prints the most frequent misses and false hits.
+
+Two levels are scored: **product** (the names as extracted and as the gold gives them: "azure key
+vault" is not "azure") and **parent** (every name on both sides replaced by the top of its family
+in the taxonomy, each once: "azure key vault" and "azure" both become "azure").
 """
 
 from __future__ import annotations
@@ -57,15 +61,19 @@ def score(pairs: Iterable[tuple[str, set[str], set[str]]], top: int = 15) -> dic
 
 
 def evaluate(gold_path: Path, backend: str = "local", **options: Any) -> dict[str, Any]:
-    """Run extract + clean-up with ``backend`` over the gold texts and score them."""
+    """Run extract + clean-up with ``backend`` over the gold texts and score them at the product
+    level (the top-level keys) and at the parent level (``result["parent"]``)."""
     from transforms.clean_up import clean_up_postings
     from transforms.extract.stage import extract_postings
+    from transforms.taxonomy import load_taxonomy
 
+    taxonomy = load_taxonomy()
     gold = {row["id"]: row for row in read_gold(gold_path)}
     records = ({"source": "eval", "source_id": gid, "kept_text": row["text"]} for gid, row in gold.items())
     cleaned = clean_up_postings(extract_postings(records, backend=backend, **options))
-    pairs = ((r["source_id"], set(r["technologies"]), set(gold[r["source_id"]]["techs"])) for r in cleaned)
+    pairs = [(r["source_id"], set(r["technologies"]), set(gold[r["source_id"]]["techs"])) for r in cleaned]
     result = score(pairs)
+    result["parent"] = score((i, {taxonomy.top(t) for t in p}, {taxonomy.top(t) for t in g}) for i, p, g in pairs)
     result["backend"] = backend
     result["gold"] = str(gold_path)
     return result
@@ -101,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     say = functools.partial(print, file=out, flush=True)
     say(f"backend {result['backend']} on {result['gold']} ({result['postings']} postings)")
-    say(f"precision {result['precision']:.3f}  recall {result['recall']:.3f}  F1 {result['f1']:.3f}  "
-          f"(tp {result['true_positives']}, fp {result['false_positives']}, fn {result['false_negatives']})")
+    for level, scores in (("product", result), ("parent", result["parent"])):
+        say(f"{level:<8} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}  F1 {scores['f1']:.3f}  "
+            f"(tp {scores['true_positives']}, fp {scores['false_positives']}, fn {scores['false_negatives']})")
     say("most frequent misses:     " + ", ".join(f"{t} ({c})" for t, c in result["top_misses"]))
     say("most frequent false hits: " + ", ".join(f"{t} ({c})" for t, c in result["top_false_hits"]))
     return 0

@@ -9,6 +9,7 @@ match's offsets are offsets in the original text.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
@@ -113,7 +114,7 @@ class LocalExtractor:
     def _accept(self, rule: _Rule, text: str, padded: str, start: int, end: int, firm) -> bool:
         surface = text[start:end]
         lo, hi = max(0, start - self.window), end + self.window
-        near = any(s < hi and e > lo and not (s == start and e == end) for s, e in firm)
+        near = _near(firm, start, end, lo, hi)
         lowercase = surface == surface.lower()
         if lowercase and rule.lower_near_tech:
             if not near:
@@ -135,6 +136,16 @@ class LocalExtractor:
             around = padded[lo:start + 1] + " " + padded[end + 1:hi + 2]
             return any(cue in around for cue in rule.cues)
         return False
+
+
+def _near(firm: list[tuple[int, int]], start: int, end: int, lo: int, hi: int) -> bool:
+    """Whether a firm match other than (start, end) overlaps [lo, hi). ``firm`` is in text order
+    and its spans do not overlap, so their ends rise with their starts: the last one starting
+    before ``hi`` (the match itself skipped) decides, found by bisection (a long text has many)."""
+    j = bisect.bisect_left(firm, (hi,)) - 1
+    while j >= 0 and firm[j] == (start, end):
+        j -= 1
+    return j >= 0 and firm[j][1] > lo
 
 
 def _longest_non_overlapping(candidates: list[tuple[int, int, str, str]]) -> list[tuple[int, int, str, str]]:
