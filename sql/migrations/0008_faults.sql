@@ -1,4 +1,4 @@
--- 0006: what a fault must not cost: money (a run's OpenAI budget), enrichment tries (leases
+-- 0008: what a fault must not cost: money (a run's OpenAI budget), enrichment tries (leases
 -- that name their holder), and a job's second chance in the same run.
 
 -- Tokens and dollars reserved by each run's OpenAI requests (the project's own count and

@@ -94,31 +94,36 @@ def artefacts(tmp_path, monkeypatch) -> Path:
     return folder
 
 
+def _current(folder: Path) -> Path:
+    return folder / (folder / "CURRENT").read_text().strip()
+
+
 def test_case13_a_current_pointing_outside_the_artefacts_folder_is_refused(artefacts, tmp_path):
-    shutil.copytree(artefacts / "v1", tmp_path / "elsewhere")
+    current = _current(artefacts).name
+    shutil.copytree(artefacts / current, tmp_path / "elsewhere")
     refused = 0
     for target in ("../elsewhere", str(tmp_path / "elsewhere"), "v1/../../elsewhere", "..", "v1/"):
         (artefacts / "CURRENT").write_text(target + "\n")
         with pytest.raises(artifact.ArtifactError):
             artifact.load()
         refused += 1
-    (artefacts / "CURRENT").write_text("v1\n")
-    assert artifact.load().version == "v1"
+    (artefacts / "CURRENT").write_text(current + "\n")
+    assert artifact.load().version == current
     figures("case13-current", tried=refused, refused=refused)
 
 
 @pytest.mark.parametrize("threshold", [float("nan"), -0.5, 1.5, float("inf"), "0.5", None])
 def test_case13_a_threshold_that_is_not_a_probability_is_refused(artefacts, threshold):
-    metrics = json.loads((artefacts / "v1" / "metrics.json").read_text())
+    metrics = json.loads((_current(artefacts) / "metrics.json").read_text())
     metrics["threshold"] = threshold
-    (artefacts / "v1" / "metrics.json").write_text(json.dumps(metrics))
+    (_current(artefacts) / "metrics.json").write_text(json.dumps(metrics))
     with pytest.raises(artifact.ArtifactError, match="threshold"):
         artifact.load()
     assert isinstance(threshold, (str, type(None))) or not (0 <= threshold <= 1) or math.isnan(threshold)
 
 
 def test_case13_an_artefact_declaring_huge_arrays_is_refused_before_allocating(artefacts):
-    model = artefacts / "v1" / "model.skops"
+    model = _current(artefacts) / "model.skops"
     with zipfile.ZipFile(model) as archive:
         members = {i.filename: archive.read(i) for i in archive.infolist()}
     name = next(n for n in members if n.endswith(".npy"))
