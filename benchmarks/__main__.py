@@ -1,6 +1,6 @@
 """Run every benchmark in turn (``make bench``); each prints its own figures.
 
-    python -m benchmarks [name ...]     # names: indeed, upwork, classifier, extraction, marts
+    python -m benchmarks [name ...]     # names: indeed, upwork, classifier, extraction, injection, marts
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["indeed", "upwork", "classifier", "extraction", "marts"]
+BENCHMARKS = ["indeed", "upwork", "classifier", "extraction", "injection", "marts"]
 
 
 def main(argv: list[str]) -> int:

@@ -17,7 +17,8 @@ sandbox-month` builds a month that way).
 **Upwork** serves nothing past offset 5,000: `jobreqs_upwork_sweep` collects the newest jobs
 often, and `upwork_fetch` records in `pipeline_runs` how much of the day was read (`coverage`).
 
-Each task records its statistics in `jobreqs.pipeline_runs`; every step is idempotent for its date.
+Each task records its statistics in `jobreqs.pipeline_runs` (a failed attempt records its error
+class and message, without secrets); every step is idempotent for its date.
 """
 
 from __future__ import annotations
@@ -30,12 +31,27 @@ from transforms.extract.batch_operator import OpenAIExtractBatchOperator
 
 DEFAULT_KEYWORDS = ["data scientist", "data analyst", "data engineer"]
 
+def _record_failure(context) -> None:
+    from jobreqs.pipeline import record_failure
+
+    record_failure(context, will_retry=False)
+
+
+def _record_retry(context) -> None:
+    from jobreqs.pipeline import record_failure
+
+    record_failure(context, will_retry=True)
+
+
 default_args = {
     "owner": "jobreqs",
     "retries": 3,
     "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=10),
+    # Every failed attempt says where and why in jobreqs.pipeline_runs (summary, trends page).
+    "on_failure_callback": _record_failure,
+    "on_retry_callback": _record_retry,
 }
 
 
@@ -72,6 +88,11 @@ def _ctx():
                                          "price; the wait is deferred and frees the worker)"),
         "openai_model": Param(None, type=["null", "string"],
                               description="openai backend: model (default: the prompt's model)"),
+        "openai_max_usd_per_run": Param(5.0, type="number", minimum=0,
+                                        description="openai backend: most dollars a run may spend (the project's "
+                                                    "price table); the run then stops sending and completes"),
+        "openai_max_tokens_per_run": Param(10_000_000, type="integer", minimum=0,
+                                           description="openai backend: most tokens (in + out) a run may use"),
     },
 )
 def jobreqs_daily():
@@ -179,7 +200,9 @@ def jobreqs_daily():
     enriched = upwork_enrich()
     fetched >> enriched
     postings = normalise()
-    [migrated, fetched, scrape_indeed()] >> postings
+    scraped = scrape_indeed()
+    migrated >> scraped  # it records its statistics: the warehouse must be migrated first
+    [migrated, fetched, scraped] >> postings
     classified = classify(postings)
     migrated >> sync_taxonomy() >> extract_openai_batch
     classified >> extract_openai_batch

@@ -59,3 +59,28 @@ def ensure_metadata_db() -> None:
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
     stamp.write_text(url)
+
+
+#: Messages between a task and its supervisor whose body is a secret. Airflow's own supervisor
+#: logs them "(body omitted)"; the in-process supervisor of ``dag.test()`` (``jobreqs run``,
+#: ``airflow dags test``) logs the whole message at DEBUG, secret included.
+SECRET_MESSAGES = frozenset({"MaskSecret"})
+
+
+def omit_secret_bodies(logger, method_name, event_dict):
+    """A structlog processor: a supervisor message that carries a secret is logged by its type
+    only, at every level."""
+    for key, value in event_dict.items():
+        if type(value).__name__ in SECRET_MESSAGES:
+            event_dict[key] = f"{type(value).__name__}(body omitted)"
+    return event_dict
+
+
+def guard_secret_logging() -> None:
+    """Put :func:`omit_secret_bodies` first in Airflow's structlog chain (call it after Airflow
+    has configured its logging, before any task runs in this process)."""
+    import structlog
+
+    processors = list(structlog.get_config()["processors"])
+    if omit_secret_bodies not in processors:
+        structlog.configure(processors=[omit_secret_bodies, *processors])

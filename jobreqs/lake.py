@@ -10,8 +10,10 @@ Layout, one partition per source and logical date::
     staging/<stage>/dt=YYYY-MM-DD/*.jsonl.gz       each transform stage's output
     curated/<table>/dt=YYYY-MM-DD/*.parquet        what was published
 
-Writes are atomic: a file is written under a hidden temporary name and renamed into place, so a
-reader never sees half a file (readers only list ``*.jsonl.gz``). Replacing a partition writes the
+Writes are atomic: a file is written under a hidden temporary name beside its target
+(``.<name>.jobreqs-tmp-<host>-<pid>-<random>.tmp``, :mod:`jobreqs.temporaries`) and renamed into
+place, so a reader never sees half a file (readers only list ``*.jsonl.gz``); the next write into
+the partition sweeps the temporaries of a writer that was killed. Replacing a partition writes the
 new files first and deletes the old ones after, so a re-run replaces a snapshot, never appends.
 Everything streams: records are written and read one line at a time.
 """
@@ -23,13 +25,13 @@ import gzip
 import io
 import json
 import tempfile
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 from airflow.sdk import ObjectStoragePath
 
+from jobreqs import temporaries
 from jobreqs.config import lake_conn_id, lake_url
 
 
@@ -61,7 +63,8 @@ def dumps(record: dict) -> str:
 def atomic_writer(path: ObjectStoragePath) -> Iterator[BinaryIO]:
     """A binary file handle whose content appears at ``path`` only when the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    temporaries.sweep(path.parent)
+    tmp = path.parent / temporaries.temp_name(path.name)
     try:
         with tmp.open("wb") as handle:
             yield handle
@@ -121,6 +124,18 @@ def replace_partition(directory: ObjectStoragePath, records: Iterable[dict], nam
     for stale in list_files(directory):
         if stale.name != name:
             stale.unlink()
+    return count
+
+
+def replace_quarantine(target: ObjectStoragePath, spool: "Spool") -> int:
+    """Write a stage's quarantined rows to ``target`` (replacing a previous run's), or remove a
+    stale file when this run set nothing aside; closes the spool. Returns the row count."""
+    count = spool.count
+    if count:
+        write_jsonl_gz(target, spool.rows())
+    elif target.exists():
+        target.unlink()
+    spool.close()
     return count
 
 

@@ -47,6 +47,27 @@ class RunContext:
         return stats
 
 
+def record_failure(context, will_retry: bool) -> None:
+    """A task's ``on_failure_callback`` / ``on_retry_callback``: record the failed attempt in
+    ``pipeline_runs`` (stage, error class, message without secrets, try number), so the summary
+    and the trends page say where and why. A later successful attempt replaces the row. Never
+    raises: a warehouse that cannot be reached is only logged."""
+    from jobreqs.redact import redact
+
+    try:
+        ctx = RunContext.from_airflow(context)
+        ti = context.get("ti") or context.get("task_instance")
+        exc = context.get("exception")
+        error_class = type(exc).__name__ if exc is not None else "unknown"
+        message = redact(f"{error_class}: {exc}" if exc is not None else "the task failed")[:1000]
+        if will_retry:
+            message = f"attempt {getattr(ti, 'try_number', '?')} failed, will retry: {message}"
+        ctx.record(ti.task_id, {"error_class": error_class, "try_number": getattr(ti, "try_number", None),
+                                "will_retry": will_retry}, status="failed", message=message)
+    except Exception as exc:  # noqa: BLE001 - a callback must not hide the task's own error
+        log.warning("could not record the failure in pipeline_runs: %s: %s", type(exc).__name__, redact(str(exc)))
+
+
 def map_partition(source_dir: str, target_zone: str, ctx: RunContext,
                   transform: Callable[[Iterable[dict]], Iterator[dict]]) -> tuple[str, int]:
     """Stream the records of a staging partition through ``transform`` into the next one."""
@@ -90,7 +111,11 @@ def run_scrape_indeed(ctx: RunContext) -> dict:
     manifest = scrape_indeed(lake.lake_root(), ctx.day,
                              keywords=list(ctx.params.get("keywords") or []),
                              locations=list(ctx.params.get("locations") or ["remote"]))
-    return ctx.record("scrape_indeed", manifest)
+    message = None
+    if manifest.get("search_pages_degraded"):
+        message = (f"degraded: {manifest['search_pages_degraded']} search pages stayed broken and were read from "
+                   "their DOM cards (later cards may be missing; see the quarantine)")
+    return ctx.record("scrape_indeed", manifest, message=message)
 
 
 def run_upwork_token(ctx: RunContext) -> dict:
@@ -105,12 +130,12 @@ def run_upwork_fetch(ctx: RunContext) -> dict:
     from scrapers.upwork.fetch import upwork_fetch
 
     stats = upwork_fetch(lake.lake_root(), ctx.day)
-    message = None
+    messages = [stats["message"]] if stats.get("message") else []
     if not stats.get("skipped") and stats.get("coverage", 1.0) < 1.0:
         gaps = ", ".join(f"{a[11:16]}-{b[11:16]}" for a, b in stats.get("gaps", []))
-        message = (f"covered {stats['coverage']:.0%} of the day's publish times (not read: {gaps} UTC); "
-                   "Upwork serves nothing past offset 5,000: unpause jobreqs_upwork_sweep or sweep more often")
-    return ctx.record("upwork_fetch", stats, message=message)
+        messages.insert(0, f"covered {stats['coverage']:.0%} of the day's publish times (not read: {gaps} UTC); "
+                           "Upwork serves nothing past offset 5,000: unpause jobreqs_upwork_sweep or sweep more often")
+    return ctx.record("upwork_fetch", stats, message="; ".join(messages) or None)
 
 
 def run_upwork_sweep(ctx: RunContext) -> dict:
@@ -133,7 +158,7 @@ def run_upwork_enrich(ctx: RunContext) -> dict:
     from scrapers.upwork.enrich import upwork_enrich
 
     limit = ctx.params.get("upwork_enrich_limit")
-    return ctx.record("upwork_enrich", upwork_enrich(limit=10_000 if limit is None else int(limit)))
+    return ctx.record("upwork_enrich", upwork_enrich(limit=10_000 if limit is None else int(limit), run_key=ctx.run_id))
 
 
 def run_normalise(ctx: RunContext) -> dict:
@@ -160,13 +185,28 @@ def run_sync_taxonomy(ctx: RunContext) -> dict:
     return ctx.record("sync_taxonomy", sync_taxonomy())
 
 
-def extraction_options(params: dict) -> dict:
+def extraction_limits(params: dict):
+    """The openai backend's per-run budget from the run's params (defaults: ``Limits``)."""
+    from transforms.extract.openai_backend import Limits
+
+    defaults = Limits()
+    tokens, usd = params.get("openai_max_tokens_per_run"), params.get("openai_max_usd_per_run")
+    return Limits(max_tokens_per_run=defaults.max_tokens_per_run if tokens is None else int(tokens),
+                  max_usd_per_run=defaults.max_usd_per_run if usd is None else float(usd))
+
+
+def extraction_options(params: dict, run_id: str | None = None) -> dict:
     """The extract stage's backend options from the run's params. The batch mode's waiting is done
-    by its own deferrable task before ``extract``: by then every text is cached, so ``extract``
-    runs the live path and sends nothing again."""
+    by its own deferrable task before ``extract``: by then every text it could afford is cached,
+    so ``extract`` runs the live path, sends nothing again, and draws on the same budget (kept
+    in the warehouse under the run's id)."""
     if params.get("extraction_backend", "local") != "openai":
         return {}
-    options = {"mode": "live", "concurrency": int(params.get("openai_concurrency") or 8)}
+    from transforms.extract.openai_backend import Budget, WarehouseSpend
+
+    limits = extraction_limits(params)
+    options = {"mode": "live", "concurrency": int(params.get("openai_concurrency") or 8), "limits": limits,
+               "budget": Budget.from_limits(limits, WarehouseSpend(run_id) if run_id else None)}
     if params.get("openai_model"):
         options["model"] = params["openai_model"]
     return options
@@ -177,11 +217,23 @@ def run_extract(ctx: RunContext, source_dir: str) -> dict:
     from transforms.extract.stage import ExtractionRun
 
     backend = ctx.params.get("extraction_backend", "local")
-    extraction = ExtractionRun(backend)
-    path, count = map_partition(source_dir, "extracted", ctx,
-                                lambda records: extract_postings(records, backend, run=extraction,
-                                                                 **extraction_options(ctx.params)))
-    return ctx.record("extract", extraction.stats() | {"path": path, "records": count})
+    rejects = lake.Spool()
+    extraction = ExtractionRun(backend, quarantine=rejects)
+    options = extraction_options(ctx.params, ctx.run_id)
+    try:
+        path, count = map_partition(source_dir, "extracted", ctx,
+                                    lambda records: extract_postings(records, backend, run=extraction, **options))
+    finally:
+        if options.get("budget") is not None and options["budget"].store is not None:
+            options["budget"].store.close()
+    lake.replace_quarantine(lake.partition(lake.lake_root(), "quarantine", "extract", ctx.day) / "extract.jsonl.gz",
+                            rejects)
+    stats = extraction.stats() | {"path": path, "records": count}
+    message = None
+    if stats.get("stopped"):
+        message = (f"{stats['stopped']}; {stats.get('not_sent', 0)} texts not sent keep their previous "
+                   f"technologies (spent ${stats['cost_usd']:.4f}, {stats['tokens_in'] + stats['tokens_out']} tokens)")
+    return ctx.record("extract", stats, message=message)
 
 
 def run_clean_up(ctx: RunContext, source_dir: str) -> dict:

@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
     from jobreqs import summary
 
+    airflow_env.guard_secret_logging()  # -v: DEBUG logs, never a secret in them
+
     day = args.date or dt.datetime.now(dt.timezone.utc).date()
     conf = {"extraction_backend": args.backend} if args.backend else {}
     live = contextlib.nullcontext(["sources: the real sites, through the configured connections"])

@@ -32,6 +32,9 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 GRANTS_FILE = SQL_DIR / "grants.sql"
 # Arbitrary constant: the key of the advisory lock that serialises migrations.
 _MIGRATION_LOCK_KEY = 4_216_007
+#: How long migrate waits for the migration lock before failing with a clear error (only a
+#: second migrate, or a client allowed to take advisory locks, can hold it; see sql/grants.sql).
+MIGRATION_LOCK_TIMEOUT = "5min"
 
 
 def airflow_conninfo(conn_id: str) -> str | None:
@@ -81,11 +84,18 @@ def _migration_files() -> list[Path]:
     return sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
 
 
-def migrate(conninfo: str | None = None) -> list[str]:
-    """Apply pending migrations and the grants; return the versions applied now (empty if none)."""
+def migrate(conninfo: str | None = None, lock_timeout: str = MIGRATION_LOCK_TIMEOUT) -> list[str]:
+    """Apply pending migrations and the grants; return the versions applied now (empty if none).
+    Waits at most ``lock_timeout`` for another migrate to finish (then raises)."""
     applied_now: list[str] = []
     with connect(conninfo, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_KEY,))
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", (lock_timeout,))
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_KEY,))
+        except psycopg.errors.LockNotAvailable:
+            raise RuntimeError(f"the migration lock is held by another session for more than {lock_timeout}: "
+                               "another migrate is running, or a client holds the lock") from None
+        conn.execute("RESET lock_timeout")
         try:
             conn.execute("CREATE SCHEMA IF NOT EXISTS jobreqs")
             conn.execute(

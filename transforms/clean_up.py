@@ -122,9 +122,18 @@ def clean_up_postings(records: Iterable[dict[str, Any]], stats: Counter | None =
     "unmapped_terms" (normalised raw terms the taxonomy does not know and no rule removes) added.
 
     Streams; ``stats`` (optional Counter) receives postings / technologies / removed / unmapped counts.
+    A record whose extraction failed ("extraction_error") passes through without "technologies":
+    it has no result to publish, and load keeps what the posting had (counted as
+    ``extraction_errors``).
     """
     mapper = term_mapper(taxonomy)
     for record in records:
+        if record.get("extraction_error"):
+            if stats is not None:
+                stats["postings"] += 1
+                stats["extraction_errors"] += 1
+            yield {k: v for k, v in record.items() if k not in ("technologies", "unmapped_terms")}
+            continue
         raw = record.get("raw_terms")
         if raw is None:
             raise ValueError(f"record {record.get('source')}:{record.get('source_id')} has no raw_terms: run extract first")

@@ -17,7 +17,6 @@ import datetime as dt
 import io
 import logging
 import sys
-import uuid
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from jobreqs import temporaries
 from transforms.marts import EXPORT_COLUMNS, reader_connection, trend_rows
 
 log = logging.getLogger(__name__)
@@ -43,13 +43,28 @@ def _cell(value: Any) -> Any:
     return value
 
 
+# A text cell a spreadsheet would run as a formula (OWASP "CSV injection"): =, +, -, @, tab, CR.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: empty for NULL; a text that starts like a formula is prefixed with
+    ' so that a spreadsheet shows it instead of running it (numbers are left as they are)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(rows: Iterable[dict], out: IO[str]) -> int:
-    """Write ``rows`` as CSV with a header (dates ISO, empty cell for NULL); return the row count."""
+    """Write ``rows`` as CSV with a header (dates ISO, empty cell for NULL, formula-like text
+    defused); return the row count."""
     writer = csv.DictWriter(out, fieldnames=COLUMN_NAMES, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     count = 0
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
         count += 1
     return count
 
@@ -60,7 +75,7 @@ def iter_csv(rows: Iterable[dict]) -> Iterator[str]:
     writer = csv.DictWriter(buffer, fieldnames=COLUMN_NAMES, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for n, row in enumerate(rows, start=1):
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
         if n % 1000 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -106,7 +121,8 @@ def export_trends(start: dt.date, end: dt.date, fmt: str, output: str | Path | N
             raise ValueError("Parquet needs a file: give --output PATH")
         path = Path(output)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        temporaries.sweep(path.parent)
+        tmp = path.with_name(temporaries.temp_name(path.name))
         try:
             if fmt == "csv":
                 with tmp.open("w", encoding="utf-8", newline="") as out:
@@ -128,16 +144,9 @@ def publish_curated(conn, logical_date: dt.date, lake_root=None) -> dict:
 
     root = lake_root if lake_root is not None else lake.lake_root()
     directory = lake.partition(root, "curated", "technology_trends", logical_date)
-    directory.mkdir(parents=True, exist_ok=True)
     target = directory / "part-0000.parquet"
-    tmp = directory / f".part-0000.parquet.{uuid.uuid4().hex}.tmp"
-    try:
-        with tmp.open("wb") as out:
-            count = write_parquet(trend_rows(conn, logical_date, logical_date), out)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with lake.atomic_writer(target) as out:
+        count = write_parquet(trend_rows(conn, logical_date, logical_date), out)
     for stale in lake.list_files(directory, "*.parquet"):
         if stale.name != target.name:
             stale.unlink()

@@ -7,7 +7,10 @@ INSERTs; keywords and technologies ride along as arrays), then set-based stateme
   and ``posting_date`` keeps the first date a posting was found on;
 - ``posting_keywords``: every (keyword, location) that found the posting, added, never duplicated;
 - ``posting_technologies`` and ``unmapped_terms``: replaced for the postings of this batch that
-  carry extraction results, so a re-run leaves exactly the same rows.
+  carry a *successful* extraction, so a re-run leaves exactly the same rows; a posting whose
+  extraction failed ("extraction_error") keeps the technologies and extraction backend it had
+  (counted as ``kept_previous_technologies``);
+- ``posted_at`` keeps the earliest value seen (a re-scrape does not move it).
 
 Everything happens in one transaction: a failed load leaves the warehouse as it was, and a re-run
 of a half-finished load simply starts again.
@@ -36,8 +39,9 @@ _POSTING_COLUMNS = [
 _NAMES = [name for name, _ in _POSTING_COLUMNS]
 # Array columns default to empty, not NULL.
 _SELECT = [f"coalesce({n}, '{{}}')" if t == "text[]" else n for n, t in _POSTING_COLUMNS]
-# Columns refreshed when a posting is loaded again; posting_date keeps its first value.
-_UPDATED = [n for n in _NAMES if n not in ("source", "source_id", "posting_date")]
+# Columns refreshed when a posting is loaded again; posting_date and posted_at keep their first
+# value, extraction_backend changes only with a successful extraction.
+_UPDATED = [n for n in _NAMES if n not in ("source", "source_id", "posting_date", "posted_at", "extraction_backend")]
 
 
 _EXTRA_COLUMNS = [
@@ -58,7 +62,9 @@ def _copy(cur: psycopg.Cursor, records: Iterable[dict]) -> int:
     count = 0
     with cur.copy(f"COPY stage_postings (ord, has_extraction, {', '.join(names)}) FROM STDIN") as copy:
         for count, record in enumerate(records, start=1):
-            copy.write_row((count, "technologies" in record, *(record.get(n) for n in names)))
+            extracted = "technologies" in record and not record.get("extraction_error")
+            row = {**record, "extraction_backend": None} if not extracted else record
+            copy.write_row((count, extracted, *(row.get(n) for n in names)))
     return count
 
 
@@ -74,10 +80,14 @@ def load_postings(conn: psycopg.Connection, records: Iterable[dict]) -> dict:
             ON CONFLICT (source, source_id) DO UPDATE SET
                 {', '.join(f'{n} = EXCLUDED.{n}' for n in _UPDATED)},
                 posting_date = LEAST(jobreqs.postings.posting_date, EXCLUDED.posting_date),
+                posted_at = LEAST(jobreqs.postings.posted_at, EXCLUDED.posted_at),
+                extraction_backend = COALESCE(EXCLUDED.extraction_backend, jobreqs.postings.extraction_backend),
                 loaded_at = now()
             """
         )
         postings = cur.rowcount
+        cur.execute("SELECT count(DISTINCT (source, source_id)) FROM stage_postings WHERE NOT has_extraction")
+        kept_previous = cur.fetchone()[0]
         cur.execute(
             """INSERT INTO jobreqs.posting_keywords (source, source_id, keyword, search_location)
                SELECT DISTINCT source, source_id, keyword, coalesce(search_location, '')
@@ -106,6 +116,7 @@ def load_postings(conn: psycopg.Connection, records: Iterable[dict]) -> dict:
         )
         unmapped = cur.rowcount
     stats = {"records": copied, "postings_upserted": postings, "keywords_added": keywords,
-             "posting_technologies": technologies, "unmapped_terms": unmapped}
+             "posting_technologies": technologies, "unmapped_terms": unmapped,
+             "kept_previous_technologies": kept_previous}
     log.info("loaded %s", json.dumps(stats))
     return stats

@@ -133,6 +133,9 @@ def reader_connection(conninfo: str | None = None) -> Iterator[psycopg.Connectio
                 f"or define the Airflow connection {READER_CONN_ID}"
             ) from exc
         conn.execute("SET default_transaction_read_only = on")
+        # The reader role's own limits (sql/grants.sql) apply at login, not through SET ROLE.
+        conn.execute("SET statement_timeout = '120s'")
+        conn.execute("SET idle_in_transaction_session_timeout = '300s'")
         yield conn
 
 
@@ -269,6 +272,12 @@ def last_run(conn: psycopg.Connection) -> dict | None:
     ).fetchall()
     result = _plain(run)
     result["stage_details"] = [_plain(s) for s in stages]
+    # Why stages failed (error class and message, recorded by the tasks' failure callbacks) and
+    # what the extraction could not do, by kind (those postings kept their technologies).
+    result["failures"] = [{"stage": s["stage"], "error_class": (s["stats"] or {}).get("error_class"),
+                           "message": s["message"]} for s in stages if s["status"] == "failed"]
+    extract = next((s for s in stages if s["stage"] == "extract"), None)
+    result["extraction_errors"] = dict((extract["stats"] or {}).get("error_kinds") or {}) if extract else {}
     return result
 
 

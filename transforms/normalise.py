@@ -2,8 +2,10 @@
 
 Reads ``raw/<source>/dt=D/*.jsonl.gz`` line by line, validates each line against its source's
 raw schema, converts it to the common ``Posting`` schema and streams the result to
-``staging/postings/dt=D/``. A line that is not JSON or does not validate goes, whole and with its
-reason, to ``quarantine/<source>/dt=D/normalise.jsonl.gz``; the rest of the day still lands.
+``staging/postings/dt=D/``. A line that is not JSON (or nests too deep to read) or does not
+validate goes, whole and with its reason, to ``quarantine/<source>/dt=D/normalise.jsonl.gz``;
+the rest of the day still lands. Characters Postgres cannot store (NUL, lone surrogates) are
+removed here, before validation, and counted (``chars_removed``): one NUL never stops a load.
 
 A posting that several raw files hold (a re-scrape, two keywords) may appear more than once here;
 the load merges duplicates (their keywords included), which keeps this stage's memory flat.
@@ -21,7 +23,7 @@ from pydantic import ValidationError
 
 from jobreqs import lake
 from jobreqs.schemas import IndeedRawPosting, Posting, UpworkRawJob
-from transforms.text import content_hash, html_to_text, normalise_whitespace
+from transforms.text import content_hash, html_to_text, normalise_whitespace, storable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ class NormaliseStats:
     raw_files: dict[str, int] = field(default_factory=dict)
     postings: dict[str, int] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)
+    chars_removed: dict[str, int] = field(default_factory=dict)
     message: str | None = None
 
     def as_dict(self) -> dict:
@@ -40,6 +43,7 @@ class NormaliseStats:
             "raw_files": self.raw_files,
             "postings": self.postings,
             "quarantined": self.quarantined,
+            "chars_removed": self.chars_removed,
             "postings_total": sum(self.postings.values()),
             "message": self.message,
         }
@@ -117,13 +121,18 @@ def normalise_source(root, source: str, day: dt.date, stats: NormaliseStats,
     stats.raw_files[source] = len(files)
     stats.postings[source] = 0
     stats.quarantined[source] = 0
+    stats.chars_removed[source] = 0
     for path in files:
         for line_number, line in lake.read_jsonl_gz(path):
             reason = None
             try:
-                posting = convert(schema.model_validate(json.loads(line)), day)
+                raw, removed = storable(json.loads(line))
+                stats.chars_removed[source] += removed
+                posting = convert(schema.model_validate(raw), day)
             except json.JSONDecodeError as exc:
                 reason = f"not valid JSON: {exc}"
+            except RecursionError:
+                reason = "not readable: JSON nested too deeply"
             except ValidationError as exc:
                 reason = f"invalid {source} record: {_first_error(exc)}"
             if reason:

@@ -13,8 +13,12 @@ _BLOCK_TAGS = {
     "h1", "h2", "h3", "h4", "h5", "h6", "pre", "hr",
 }
 _LINE_TAGS = {"li", "br", "tr", "dt", "dd"}
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
+# Invisible characters that join, never separate: removed ("ig\u200bnore" reads "ignore").
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad]")
+# What Postgres cannot store in text or jsonb (NUL) or UTF-8 cannot encode (lone surrogates).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def html_to_text(html: str) -> str:
@@ -54,7 +58,9 @@ def _in_list(node) -> bool:
 
 
 def normalise_whitespace(text: str) -> str:
-    """Collapse runs of spaces within lines, trim lines, keep at most one blank line in a row."""
+    """Collapse runs of spaces within lines, trim lines, keep at most one blank line in a row;
+    invisible joiners (zero-width space, word joiner, BOM, soft hyphen) are dropped."""
+    text = _INVISIBLE.sub("", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
 
@@ -66,3 +72,26 @@ def content_hash(*parts: str) -> str:
         digest.update(part.encode("utf-8"))
         digest.update(b"\x00")
     return digest.hexdigest()
+
+
+def storable(value):
+    """``value`` (a str, or dicts and lists of them, any depth) without the characters Postgres
+    cannot store: NUL, and lone surrogates (no UTF-8 form); with how many were removed. One NUL
+    must never stop a day's load: the stages that first touch outside data call this."""
+    if isinstance(value, str):
+        if not _UNSTORABLE.search(value):
+            return value, 0
+        cleaned = _UNSTORABLE.sub("", value)
+        return cleaned, len(value) - len(cleaned)
+    if isinstance(value, dict):
+        removed = 0
+        out = {}
+        for key, item in value.items():
+            (key, n1), (item, n2) = storable(key), storable(item)
+            out[key] = item
+            removed += n1 + n2
+        return out, removed
+    if isinstance(value, list):
+        pairs = [storable(item) for item in value]
+        return [item for item, _ in pairs], sum(n for _, n in pairs)
+    return value, 0

@@ -3,13 +3,18 @@
 ``artifacts/CURRENT`` names the version the pipeline uses. The model is saved with skops, which
 never executes code on load: :func:`load` refuses a file holding any type outside
 :data:`TRUSTED_TYPES`, and refuses a model trained with another scikit-learn major.minor version
-than the one installed (retrain instead: ``jobreqs train-classifier``).
+than the one installed (retrain instead: ``jobreqs train-classifier``). It also refuses, before
+reading any array, a version name that is not a plain folder name inside the artefacts folder
+(``CURRENT`` saying ``../../elsewhere``), an artefact whose arrays or files would take more than
+:data:`MAX_UNPACKED_BYTES` (a small file can declare a huge array), and a threshold that is not a
+number between 0 and 1.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +51,54 @@ TRUSTED_TYPES = [
 ]
 
 
+#: Most bytes an artefact may unpack to, all files and arrays together (the shipped one: ~3 MB).
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+_VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
 class ArtifactError(RuntimeError):
     """The artefact is missing, holds untrusted types, or was made by another scikit-learn."""
+
+
+def _version_folder(directory: Path, version: str) -> Path:
+    """``directory/version``, refusing a name that could point anywhere else."""
+    if not _VERSION_NAME.fullmatch(version) or version in (".", ".."):
+        raise ArtifactError(f"classifier version {version[:80]!r} is not a plain folder name")
+    folder = (directory / version).resolve()
+    if folder.parent != directory.resolve():
+        raise ArtifactError(f"classifier version {version!r} is outside {directory}")
+    return folder
+
+
+def _check_sizes(model_path: Path) -> None:
+    """Refuse an artefact whose files or arrays would unpack to more than MAX_UNPACKED_BYTES, or
+    whose array headers declare more data than the file holds (numpy would allocate it first)."""
+    from numpy.lib import format as npy
+
+    total = 0
+    try:
+        with zipfile.ZipFile(model_path) as archive:
+            for info in archive.infolist():
+                total += info.file_size
+                if total > MAX_UNPACKED_BYTES:
+                    raise ArtifactError(f"classifier artefact unpacks to more than {MAX_UNPACKED_BYTES} bytes")
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as handle:
+                    major, _ = npy.read_magic(handle)
+                    if major not in (1, 2):
+                        raise ArtifactError(f"classifier artefact array {info.filename} has npy format {major}")
+                    read_header = npy.read_array_header_1_0 if major == 1 else npy.read_array_header_2_0
+                    shape, _, dtype = read_header(handle, max_header_size=10_000)
+                    header = handle.tell()
+                if dtype.hasobject:
+                    raise ArtifactError(f"classifier artefact array {info.filename} holds Python objects")
+                declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if declared > info.file_size - header or declared > MAX_UNPACKED_BYTES:
+                    raise ArtifactError(f"classifier artefact array {info.filename} declares {declared} bytes "
+                                        f"in a {info.file_size}-byte entry")
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ArtifactError(f"classifier artefact {model_path.name} is unreadable: {exc}") from None
 
 
 def artifacts_dir() -> Path:
@@ -90,17 +141,22 @@ def load(version: str | None = None, directory: Path | None = None) -> Classifie
     version = version or current_version(directory)
     if not version:
         raise ArtifactError(f"no classifier in {directory}: run `jobreqs train-classifier`")
-    model_path = directory / version / MODEL_FILE
-    metrics_path = directory / version / METRICS_FILE
+    folder = _version_folder(directory, version)
+    model_path = folder / MODEL_FILE
+    metrics_path = folder / METRICS_FILE
     if not model_path.exists() or not metrics_path.exists():
         raise ArtifactError(f"classifier version {version} is incomplete in {directory}")
     metrics = json.loads(metrics_path.read_text())
+    threshold = metrics.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ArtifactError(f"classifier {version} has threshold {threshold!r}: it must be a number from 0 to 1")
     trained_with = metrics.get("sklearn_version", "")
     if _minor(trained_with) != _minor(sklearn.__version__):
         raise ArtifactError(
             f"classifier {version} was trained with scikit-learn {trained_with or '?'}, "
             f"this is {sklearn.__version__}: retrain it with `jobreqs train-classifier`"
         )
+    _check_sizes(model_path)
     untrusted = sorted(set(sio.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES))
     if untrusted:
         raise ArtifactError(f"classifier {version} holds untrusted types {untrusted}: not loading it")

@@ -21,7 +21,6 @@ import datetime as dt
 import functools
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +37,9 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DAYS = 28
+#: Dates the page accepts (and the longest period): anything else is a 400, never an overflow.
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+MAX_DAYS = 3_660
 METRICS = {"share_7d": "rolling 7-day share", "share": "daily share"}
 
 _templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
@@ -70,9 +72,12 @@ def _parse_date(text: str | None, name: str) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
-        raise HTTPException(status_code=400, detail=f"{name} must be a date, YYYY-MM-DD: {text!r}") from None
+        raise HTTPException(status_code=400, detail=f"{name} must be a date, YYYY-MM-DD: {text[:40]!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise HTTPException(status_code=400, detail=f"{name} must be between {FIRST_DAY} and {LAST_DAY}")
+    return day
 
 
 class Params:
@@ -100,6 +105,8 @@ class Params:
         """The period asked for; by default the 28 days ending on the last day with data."""
         end = self.end or last_day or dt.date.today()
         start = self.start or (end - dt.timedelta(days=DEFAULT_DAYS - 1))
+        if (end - start).days + 1 > MAX_DAYS:
+            raise HTTPException(status_code=400, detail=f"the period may span at most {MAX_DAYS} days")
         try:
             return marts.TrendFilter(start, end, self.source, self.keyword, self.category)
         except ValueError as exc:
@@ -222,13 +229,18 @@ def create_app(require_login: bool = True, conninfo: str | None = None) -> FastA
 
         f = _export_filter(params)
         # Parquet's footer is written last: build the file on disk (streamed rows), then send it.
-        handle, path = tempfile.mkstemp(prefix="jobreqs_trends_", suffix=".parquet")
-        os.close(handle)
+        from jobreqs import temporaries
+
+        root = temporaries.work_root("trends_export")
+        root.mkdir(parents=True, exist_ok=True)
+        temporaries.sweep(root)  # files of an api-server that was killed mid-export
+        path = str(root / temporaries.temp_name("export.parquet"))
         try:
             with connection() as conn:
                 write_parquet(marts.trend_rows(conn, f.start, f.end, f.source, f.keyword, f.category), path)
         except BaseException:
-            os.unlink(path)
+            if os.path.exists(path):
+                os.unlink(path)
             raise
         return FileResponse(path, media_type="application/vnd.apache.parquet", filename=_file_name(f, "parquet"),
                             background=BackgroundTask(os.unlink, path))

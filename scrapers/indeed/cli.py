@@ -61,6 +61,8 @@ def parse_file(path: Path, kind: str = "auto", base_url: str = DEFAULT_BASE_URL,
         raise PageError("neither a search page nor a job page (no card model, DOM cards, _initialData, JSON-LD or #jobDescriptionText)")
     except PageError as exc:
         return [{"file": str(path), "kind": "quarantine", "reason": exc.reason}]
+    except (RecursionError, ValueError, TypeError) as exc:  # a page that breaks the parser itself
+        return [{"file": str(path), "kind": "quarantine", "reason": f"parser error: {type(exc).__name__}: {str(exc)[:200]}"}]
 
 
 def _json_default(value):

@@ -73,6 +73,9 @@ def manifest_from_stats(stats: dict, spider: IndeedSpider) -> dict:
         "retries": get("retry/count"),
         "search_pages": get("indeed/search_pages"),
         "search_pages_dom_fallback": get("indeed/search_pages_dom_fallback"),
+        "search_pages_refetched": get("indeed/search_pages_refetched"),
+        # pages read from DOM cards after their broken card model stayed broken: cards may be missing
+        "search_pages_degraded": get("indeed/search_pages_degraded"),
         "job_pages": get("indeed/job_pages"),
         "pages": get("indeed/search_pages") + get("indeed/job_pages"),
         "cards": get("indeed/cards"),
@@ -84,6 +87,7 @@ def manifest_from_stats(stats: dict, spider: IndeedSpider) -> dict:
         "blocked": get("indeed/blocked"),
         "quarantined": get("indeed/quarantined"),
         "errors": get("indeed/errors"),
+        "parser_errors": get("indeed/parser_errors"),
         "cap_hit": get("indeed/cap_hit") > 0,
         "searches_cut_by_cap": get("indeed/cap_hit"),
         "max_pages_hit": get("indeed/max_pages_hit"),

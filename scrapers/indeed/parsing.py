@@ -21,7 +21,8 @@ site's country; otherwise it is left empty rather than wrong (Indeed's estimate 
 ``salarySnippet.currency`` ``""`` or another country's code).
 
 Embedded objects are decoded with ``json.JSONDecoder.raw_decode`` from their first brace, so a
-``};`` inside a string never cuts an object short, and a truncated object is reported as such.
+``};`` inside a string never cuts an object short, and a truncated object is reported as such;
+an object nested too deeply for the decoder (``RecursionError``) is a broken object too.
 Every problem that makes a page unusable raises :class:`PageError` with a reason that the spider
 writes to the quarantine.
 """
@@ -123,6 +124,8 @@ class SearchPage:
     source: str = "model"
     skipped: list[str] = field(default_factory=list)
     model_error: str | None = None
+    #: The page ends before ``</html>`` (a dropped connection): DOM cards past the cut are missing.
+    truncated: bool = False
 
 
 # ---------------------------------------------------------------- page-level helpers
@@ -180,6 +183,8 @@ def extract_js_object(text: str, marker: str) -> Any | None:
     except json.JSONDecodeError as exc:
         where = "end of page" if exc.pos >= len(text) - 20 else f"char {exc.pos}"
         raise PageError(f"truncated or invalid embedded JSON after {marker} ({exc.msg} at {where})") from None
+    except RecursionError:
+        raise PageError(f"embedded JSON after {marker} nests too deeply to read") from None
     return value
 
 
@@ -599,7 +604,8 @@ def parse_search_page(text: str, base_url: str) -> SearchPage:
     if not cards and not _no_results(text):
         raise PageError(f"search page has no usable job-cards model ({model_error or 'absent'}) and no DOM cards")
     return SearchPage(cards=cards, total=total if total is not None else (0 if not cards else None),
-                      source="dom", skipped=skipped, model_error=model_error)
+                      source="dom", skipped=skipped, model_error=model_error,
+                      truncated="</html>" not in text[-4096:].lower())
 
 
 # ---------------------------------------------------------------- job pages
@@ -609,7 +615,7 @@ def _json_ld_posting(root) -> dict | None:
     for script in root.xpath('//script[@type="application/ld+json"]'):
         try:
             data = json.loads(script.text or "")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         for node in data if isinstance(data, list) else [data]:
             if isinstance(node, dict) and node.get("@type") == "JobPosting":

@@ -14,11 +14,11 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+from jobreqs import temporaries
 from jobreqs.config import INDEED_PROXY_CONN_ID, PROJECT_ROOT
 from jobreqs.lake import list_files, partition, replace_partition, write_bytes_atomic
 # (not scrapers.indeed.crawl: the Airflow worker never needs Scrapy's engine in its own process)
@@ -75,6 +75,18 @@ def _records(path: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
+def _die_with_parent() -> None:
+    """In the crawl's child process: be killed when the task process dies (even by SIGKILL), so a
+    killed task never leaves an orphan crawl writing into a folder the next run sweeps (Linux)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _run_crawl(out_dir: Path, keywords: list[str], locations: list[str], base_url: str,
                max_pages: int | None, settings: dict, timeout: float | None, day: dt.date) -> None:
     command = [sys.executable, "-m", "scrapers.indeed.crawl", "--out", str(out_dir), "--base-url", base_url,
@@ -89,7 +101,7 @@ def _run_crawl(out_dir: Path, keywords: list[str], locations: list[str], base_ur
     env["PYTHONUNBUFFERED"] = "1"
     tail: list[str] = []
     with subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, encoding="utf-8", errors="replace") as process:
+                          text=True, encoding="utf-8", errors="replace", preexec_fn=_die_with_parent) as process:
         assert process.stderr is not None
         for line in process.stderr:  # relay the crawl's log (already redacted by the child)
             line = line.rstrip()
@@ -111,15 +123,15 @@ def scrape_indeed(lake_root, day: dt.date | str, keywords: list[str], locations:
     lake's Indeed snapshot of ``day`` with the result; return the manifest (small, JSON-able).
 
     ``lake_root`` is an ``ObjectStoragePath`` (file:// or s3://). The crawl runs in a subprocess
-    into a local temporary folder; its files are then streamed into the lake atomically.
+    into the stage's local working folder (:func:`jobreqs.temporaries.work_dir`: a killed crawl's
+    folder is swept by the next run); its files are then streamed into the lake atomically.
     ``settings`` overrides Scrapy settings; a loopback base URL (the sandbox) drops the politeness
     delays. Raises RuntimeError when the crawl process fails, or collects nothing because it was
     blocked or failed throughout (the lake is then left unchanged)."""
     day = dt.date.fromisoformat(day) if isinstance(day, str) else day  # a ds string works too
     base_url = (base_url or default_base_url()).rstrip("/")
     overrides = {**(LOOPBACK_SETTINGS if is_loopback(base_url) else {}), **(settings or {})}
-    with tempfile.TemporaryDirectory(prefix="jobreqs-indeed-") as tmp:
-        out_dir = Path(tmp)
+    with temporaries.work_dir("scrape_indeed") as out_dir:
         logger.info("crawling %s for %s: keywords %s x locations %s", base_url, day, keywords, locations)
         _run_crawl(out_dir, list(keywords), list(locations), base_url, max_pages, overrides, timeout, day)
         manifest = json.loads((out_dir / MANIFEST_FILE).read_text(encoding="utf-8"))

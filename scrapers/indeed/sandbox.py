@@ -19,7 +19,10 @@ re-run sees the same pages, and a month of dates draws a trend):
   header's ``salary*`` null), a JSON-LD ``JobPosting`` and ``#jobDescriptionText``; some serve
   only the fallbacks, one its description as ``{"content": ...}``, some are malformed (truncated
   JSON, missing title, non-UTF-8 bytes, empty or 5 MB description), two answer 429 or 503 on
-  every other request;
+  every other request; a day may also ask for embedded JSON nested 100,000 deep (variant
+  ``deep_json``: the fallbacks rescue it; ``deep_json_only``: nothing does), and search pages cut
+  short in the middle of their card model for their first ``times`` requests
+  (``truncated_search_pages``: ``[{"q", "start", "times"}]``, a dropped connection);
 * ``/jobs?q=synthetic+N`` - a generated search claiming N results (pages stop at Indeed's 1,000
   cap), for the cap test and the benchmark.
 
@@ -131,13 +134,16 @@ def _folded(key: str) -> bool:
 class SandboxIndeed:
     """The sandbox's pages as a function of the request; thread-safe counters for odd answers.
 
-    ``day``: the date served (None: today's, following the clock); ``now_ms``: the clock the
-    pages' dates are relative to (default: now, or the end of ``day`` when it is past)."""
+    ``day``: the date served (None: today's, following the clock), or a day's data itself (a
+    ``load_day()`` result a test has changed); ``now_ms``: the clock the pages' dates are relative
+    to (default: now, or the end of ``day`` when it is past)."""
 
-    def __init__(self, day: dt.date | None = None, now_ms: int | None = None, challenge_direct: bool = False):
-        self.fixed_day = day
+    def __init__(self, day: dt.date | dict | None = None, now_ms: int | None = None, challenge_direct: bool = False):
+        self.custom = day if isinstance(day, dict) else None
+        self.fixed_day = dt.date.fromisoformat(day["day"]) if self.custom else day
         self.fixed_now_ms = now_ms
         self.challenge_direct = challenge_direct
+        self.truncated = {(t["q"], t["start"]): t["times"] for t in (self.custom or {}).get("truncated_search_pages", [])}
         self.hits: dict[str, int] = {}
         self.requests = 0
         self.challenges = 0
@@ -145,7 +151,7 @@ class SandboxIndeed:
 
     @property
     def day(self) -> dict:
-        return build(self.fixed_day or _today())
+        return self.custom or build(self.fixed_day or _today())
 
     @property
     def now_ms(self) -> int:
@@ -210,7 +216,14 @@ class SandboxIndeed:
             if isinstance(odd, int):
                 return odd, html_type, f"<html><body>HTTP {odd}</body></html>".encode()
             unfiltered = query.get("filter") == "0"
-            return 200, html_type, self.search_page(keyword, query.get("l", ""), start, unfiltered)
+            page = self.search_page(keyword, query.get("l", ""), start, unfiltered)
+            with self._lock:
+                cut = self.truncated.get((keyword, start), 0) > 0
+                if cut:
+                    self.truncated[(keyword, start)] -= 1
+            if cut:  # the connection dropped inside the card model: the rest of the page is gone
+                page = page[:page.index(b"window.mosaic") + 400]
+            return 200, html_type, page
         if url.path == "/viewjob":
             key = query.get("jk", "")
             odd = self._flaky_answer(f"/viewjob|{key}")
@@ -273,7 +286,7 @@ class SandboxIndeed:
         for keyword, (ad, _stale) in day["ads"].items():
             keywords.setdefault(ad, []).append(keyword)
         malformed = {p["job_key"]: p["variant"] for p in day["postings"]
-                     if p["variant"] not in ("full", "json_ld_only", "dom_only", OBJECT_DESCRIPTION)}
+                     if p["variant"] not in ("full", "json_ld_only", "dom_only", "deep_json", OBJECT_DESCRIPTION)}
         return {"keywords": keywords, "malformed": malformed,
                 "stale_ads": [p["job_key"] for p in day["stale_ads"]],
                 "sponsored": [ad for ad, _stale in day["ads"].values()]}
@@ -491,7 +504,9 @@ def job_page(p: dict, now_ms: int) -> bytes:
         f'<div id="salaryInfoAndJobType"><span>{e(salary)}</span></div>'
         f'<div id="jobDescriptionText" class="jobsearch-JobComponent-description">{description}</div>'
     )
-    if variant in ("truncated_json", "missing_title"):  # no fallback can rescue these
+    if variant in ("deep_json", "deep_json_only"):  # a model no JSON decoder can read
+        data_script = f'<script>window._initialData={{"jobInfoWrapperModel": {"[" * 100_000}{"]" * 100_000}}};</script>'
+    if variant in ("truncated_json", "missing_title", "deep_json_only"):  # no fallback can rescue these
         ld_script, dom = "", '<h1 class="jobsearch-JobInfoHeader-title"></h1>'
     elif variant == "json_ld_only":
         data_script = ""
@@ -533,7 +548,7 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def sandbox_server(host: str = "127.0.0.1", port: int = 0, *, day: dt.date | None = None,
+def sandbox_server(host: str = "127.0.0.1", port: int = 0, *, day: dt.date | dict | None = None,
                    now_ms: int | None = None, challenge_direct: bool = False) -> Iterator[str]:
     """Serve the sandbox Indeed for ``day`` (None: today's, following the clock) on ``host:port``
     (0 = a free port) and yield its base URL. ``SandboxIndeed(day).expected`` says what a full

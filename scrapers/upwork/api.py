@@ -5,7 +5,9 @@ fetches job details with bounded concurrency. Both:
 - send the bearer token in the ``Authorization`` header only (URLs and logs carry no secret);
 - on a 401, ask the token source for a fresh token once and repeat the request;
 - on a 429 or a 5xx (or a dropped connection), wait as ``Retry-After`` says (seconds or an HTTP
-  date), else an exponential backoff, and try again up to ``max_attempts`` times.
+  date), else an exponential backoff, and try again up to ``max_attempts`` times; a server that
+  asks for more than ``MAX_RETRY_AFTER`` seconds, or retries that would wait more than
+  ``MAX_RETRY_WAIT`` seconds in all, end the request at once (it fails, counted, never stalls a task).
 
 Every document below validates against the service's schema (``sandbox_schema/*.graphql``, which
 the sandbox and a test hold them to): no unused variables, no field the node lacks, and no field a
@@ -142,11 +144,24 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
     return max(0.0, (when - now).total_seconds())
 
 
-def _backoff(attempt: int, response: httpx.Response | None) -> float:
+#: The longest single wait a server may ask for (``Retry-After``); asking more ends the request.
+MAX_RETRY_AFTER = 60.0
+#: The longest one request waits across all its retries.
+MAX_RETRY_WAIT = 120.0
+
+
+def _backoff(attempt: int, response: httpx.Response | None, waited: float = 0.0) -> float:
+    """Seconds to wait before the next try; raises :class:`UpworkApiError` when the server asks
+    for more than ``MAX_RETRY_AFTER`` or the request would wait more than ``MAX_RETRY_WAIT``."""
     header = retry_after_seconds(response.headers.get("Retry-After")) if response is not None else None
-    if header is not None:
-        return min(header, 300.0)
-    return min(30.0, 0.25 * 2 ** attempt) * (0.5 + random.random() / 2)
+    status = response.status_code if response is not None else None
+    if header is not None and header > MAX_RETRY_AFTER:
+        raise UpworkApiError(f"HTTP {status}: the server asked to wait {header:.0f}s, over the "
+                             f"{MAX_RETRY_AFTER:.0f}s cap", status)
+    delay = header if header is not None else min(30.0, 0.25 * 2 ** attempt) * (0.5 + random.random() / 2)
+    if waited + delay > MAX_RETRY_WAIT:
+        raise UpworkApiError(f"HTTP {status}: retries would wait over {MAX_RETRY_WAIT:.0f}s in all", status)
+    return delay
 
 
 def _retryable(response: httpx.Response) -> bool:
@@ -160,6 +175,8 @@ def _json(response: httpx.Response, what: str) -> dict:
         body = response.json()
     except ValueError:
         raise UpworkApiError(f"{what}: answer is not JSON", response.status_code) from None
+    except RecursionError:
+        raise UpworkApiError(f"{what}: answer nests too deeply to read", response.status_code) from None
     if not isinstance(body, dict):
         raise UpworkApiError(f"{what}: answer is not a JSON object", response.status_code)
     return body
@@ -203,6 +220,7 @@ class UpworkApi:
         token = self.tokens.current()
         refreshed = False
         attempt = 0
+        waited = 0.0
         while True:
             self.counters.requests += 1
             try:
@@ -220,11 +238,15 @@ class UpworkApi:
                     continue
                 if not _retryable(response) or attempt + 1 >= self.settings.max_attempts:
                     return _json(response, path)
-            delay = _backoff(attempt, response)
+            try:
+                delay = _backoff(attempt, response, waited)
+            except UpworkApiError as exc:
+                raise UpworkApiError(f"{path}: {exc}", exc.status) from None
             log.info("upwork %s: %s, retrying in %.2fs", path.split("?")[-1],
                      response.status_code if response is not None else "connection error", delay)
             self.counters.retries += 1
             attempt += 1
+            waited += delay
             time.sleep(delay)
 
     def search_page(self, offset: int) -> tuple[list[dict], int | None, int | None]:
@@ -296,6 +318,7 @@ class AsyncUpworkApi:
         token = await self._current()
         refreshed = False
         attempt = 0
+        waited = 0.0
         while True:
             self.counters.requests += 1
             try:
@@ -311,8 +334,13 @@ class AsyncUpworkApi:
                     continue
                 if not _retryable(response) or attempt + 1 >= self.settings.max_attempts:
                     return _json(response, path)
+            try:
+                delay = _backoff(attempt, response, waited)
+            except UpworkApiError as exc:
+                raise UpworkApiError(f"{path}: {exc}", exc.status) from None
             self.counters.retries += 1
-            await asyncio.sleep(_backoff(attempt, response))
+            waited += delay
+            await asyncio.sleep(delay)
             attempt += 1
 
     async def auth_details(self, ciphertext: str) -> dict:
@@ -326,6 +354,7 @@ async def visitor_details(client: httpx.AsyncClient, settings: UpworkSettings, c
     5xx is retried as above; a 403 (Cloudflare's challenge, about a quarter of the earlier system's
     tries) is not: the fallback takes over."""
     url = settings.root + VISITOR_DETAILS_PATH.format(ciphertext=ciphertext)
+    waited = 0.0
     for attempt in range(settings.max_attempts):
         counters.requests += 1
         try:
@@ -339,6 +368,11 @@ async def visitor_details(client: httpx.AsyncClient, settings: UpworkSettings, c
                 if response.headers.get("cf-mitigated") == "challenge":
                     raise UpworkApiError("visitor details: Cloudflare challenge (HTTP 403)", 403)
                 return _json(response, "visitor details")
+        try:
+            delay = _backoff(attempt, response, waited)
+        except UpworkApiError as exc:
+            raise UpworkApiError(f"visitor details: {exc}", exc.status) from None
         counters.retries += 1
-        await asyncio.sleep(_backoff(attempt, response))
+        waited += delay
+        await asyncio.sleep(delay)
     raise AssertionError("unreachable")

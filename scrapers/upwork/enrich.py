@@ -12,10 +12,16 @@ its ``enrich_tries`` raised and its ``enrich_last_error`` set, and is tried agai
 (until ``max_tries``).
 
 Workers claim jobs in chunks with ``FOR UPDATE SKIP LOCKED`` and take a lease on them
-(``enrich_claimed_until``), committed at once: two runs at the same time never take the same
-job, no transaction stays open while HTTP calls run, and the jobs of a worker that died are
-free again when its lease runs out. Requests run concurrently, at most ``concurrency`` at once;
-a run stops after ``limit`` jobs and leaves the rest for the next one.
+(``enrich_claimed_until``, ``enrich_claimed_by``), committed at once: two runs at the same time
+never take the same job, and no transaction stays open while HTTP calls run. A worker's key is
+held as a session advisory lock for as long as the worker lives, so the lease of a worker that
+died (kill -9, a lost node) is free at once: a re-run of the same date takes those jobs again
+without waiting for the lease to run out. A worker that ends cleanly (done, limit reached, an
+error) releases the leases it still holds. A try is counted when its outcome is recorded, so a
+killed worker costs its jobs no try. A job that failed both paths is marked with the run's key
+(``enrich_failed_run``): no worker of that run takes it again, however many there are.
+Requests run concurrently, at most ``concurrency`` at once; a run stops after ``limit`` jobs and
+leaves the rest for the next one.
 """
 
 from __future__ import annotations
@@ -27,12 +33,14 @@ import time
 from dataclasses import dataclass
 
 import httpx
+import psycopg
 
 from jobreqs.warehouse import connect
 from scrapers.upwork.adapter import CLIENT_COLUMNS, ShapeError, fallback_details_to_client, rest_details_to_client
 from scrapers.upwork.api import AsyncUpworkApi, Counters, UpworkApiError, visitor_details
 from scrapers.upwork.settings import UpworkSettings, load_oauth_settings, load_settings
 from scrapers.upwork.token import UpworkTokenError, WarehouseTokenSource
+from transforms.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -51,25 +59,66 @@ class Outcome:
     error: str | None
 
 
-def claim(limit: int, max_tries: int, lease_seconds: float = LEASE_SECONDS,
-          skip: list[str] | None = None) -> list[tuple[str, str]]:
-    """Take up to ``limit`` jobs to enrich (newest first), except ``skip`` (this run's failures,
-    tried once per run), and lease them; ``[(id, ciphertext)]``. Each claim counts as a try."""
+#: The classid of the advisory locks that say a worker is alive (objid: the worker's key).
+LEASE_LOCK_SPACE = 4_216_500
+
+
+class LeaseHolder:
+    """This worker's identity on its leases: a random key, held as a session advisory lock on a
+    connection kept open while the worker lives (the server drops it when the process dies)."""
+
+    def __init__(self) -> None:
+        import secrets
+
+        from jobreqs.warehouse import warehouse_conninfo
+
+        self.key = secrets.randbelow(2**31 - 2) + 1
+        self._conn = psycopg.connect(warehouse_conninfo(), autocommit=True)
+        self._conn.execute("SELECT pg_advisory_lock(%s, %s)", (LEASE_LOCK_SPACE, self.key))
+
+    def release(self) -> int:
+        """Free this worker's leases on jobs it did not record; return how many. Never raises (it
+        runs on the way out of an error): leases it could not free die with the lock anyway."""
+        released = 0
+        try:
+            with connect() as conn:
+                released = conn.execute(
+                    """UPDATE jobreqs.upwork_jobs SET enrich_claimed_until = NULL, enrich_claimed_by = NULL
+                       WHERE enrich_claimed_by = %s""", (self.key,)).rowcount
+        except psycopg.Error as exc:
+            log.warning("upwork enrich: could not release leases (%s); they are free once this worker ends",
+                        type(exc).__name__)
+        finally:
+            self._conn.close()
+        return released
+
+
+def claim(limit: int, max_tries: int, lease_seconds: float = LEASE_SECONDS, run_key: str = "",
+          holder: int | None = None) -> list[tuple[str, str]]:
+    """Take up to ``limit`` jobs to enrich (newest first), except those that failed in this run
+    (``run_key``), and lease them to ``holder``; ``[(id, ciphertext)]``. A lease is taken over
+    when it ran out or when its holder's advisory lock is gone (the worker died)."""
     with connect() as conn, conn.transaction():
         return conn.execute(
-            """UPDATE jobreqs.upwork_jobs AS j
-                  SET enrich_tries = j.enrich_tries + 1,
-                      enrich_claimed_until = now() + make_interval(secs => %(lease)s)
+            """WITH live AS (
+                   SELECT objid::bigint AS holder FROM pg_locks
+                   WHERE locktype = 'advisory' AND classid = %(space)s::oid AND objsubid = 2 AND granted
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+               UPDATE jobreqs.upwork_jobs AS j
+                  SET enrich_claimed_until = now() + make_interval(secs => %(lease)s),
+                      enrich_claimed_by = %(holder)s
                 WHERE j.id IN (
-                      SELECT id FROM jobreqs.upwork_jobs
-                       WHERE enriched_at IS NULL AND ciphertext IS NOT NULL AND enrich_tries < %(max_tries)s
-                         AND (enrich_claimed_until IS NULL OR enrich_claimed_until < now())
-                         AND NOT (id = ANY(%(skip)s))
-                       ORDER BY published_at DESC
+                      SELECT c.id FROM jobreqs.upwork_jobs c
+                       WHERE c.enriched_at IS NULL AND c.ciphertext IS NOT NULL AND c.enrich_tries < %(max_tries)s
+                         AND (c.enrich_claimed_until IS NULL OR c.enrich_claimed_until < now()
+                              OR c.enrich_claimed_by IS NULL OR c.enrich_claimed_by NOT IN (SELECT holder FROM live))
+                         AND c.enrich_failed_run IS DISTINCT FROM %(run)s
+                       ORDER BY c.published_at DESC
                        LIMIT %(limit)s
                        FOR UPDATE SKIP LOCKED)
             RETURNING j.id, j.ciphertext""",
-            {"lease": lease_seconds, "max_tries": max_tries, "limit": limit, "skip": skip or []}).fetchall()
+            {"lease": lease_seconds, "max_tries": max_tries, "limit": limit, "run": run_key, "holder": holder,
+             "space": LEASE_LOCK_SPACE}).fetchall()
 
 
 NO_LOGGED_IN_TOKEN = ("needs a logged-in token: configure the OAuth app (connection upwork_oauth) and run "
@@ -115,7 +164,7 @@ async def enrich_job(paths: Paths, job_id: str, ciphertext: str) -> Outcome:
     errors = []
     for path, call in (("fast", paths.fast), ("fallback", paths.slow)):
         try:
-            return Outcome(job_id, path, await call(ciphertext), None)
+            return Outcome(job_id, path, storable(await call(ciphertext))[0], None)
         except (ShapeError, UpworkApiError) as exc:
             errors.append(f"{path}: {exc}")
         except Exception as exc:  # noqa: BLE001 - recorded on the job, never lost, never fatal to the run
@@ -123,8 +172,9 @@ async def enrich_job(paths: Paths, job_id: str, ciphertext: str) -> Outcome:
     return Outcome(job_id, None, None, "; ".join(errors)[:1000])
 
 
-def record(outcomes: list[Outcome]) -> None:
-    """Land a chunk's outcomes in one transaction: client rows and ``enriched_at`` together."""
+def record(outcomes: list[Outcome], run_key: str = "") -> None:
+    """Land a chunk's outcomes in one transaction: client rows and ``enriched_at`` together; each
+    outcome counts a try, and a failure is marked with ``run_key``."""
     now = dt.datetime.now(dt.timezone.utc)
     done = [o for o in outcomes if o.path]
     failed = [o for o in outcomes if not o.path]
@@ -138,12 +188,15 @@ def record(outcomes: list[Outcome]) -> None:
                 [(o.job_id, *(o.client[c] for c in CLIENT_COLUMNS), now) for o in done])
             cur.executemany(
                 """UPDATE jobreqs.upwork_jobs SET enriched_at = %s, enrich_path = %s, enrich_last_error = NULL,
-                          enrich_claimed_until = NULL WHERE id = %s""",
+                          enrich_tries = enrich_tries + 1, enrich_claimed_until = NULL, enrich_claimed_by = NULL
+                   WHERE id = %s""",
                 [(now, o.path, o.job_id) for o in done])
         if failed:
             cur.executemany(
-                "UPDATE jobreqs.upwork_jobs SET enrich_last_error = %s, enrich_claimed_until = NULL WHERE id = %s",
-                [(o.error, o.job_id) for o in failed])
+                """UPDATE jobreqs.upwork_jobs SET enrich_last_error = %s, enrich_tries = enrich_tries + 1,
+                          enrich_failed_run = %s, enrich_claimed_until = NULL, enrich_claimed_by = NULL
+                   WHERE id = %s""",
+                [(o.error, run_key, o.job_id) for o in failed])
 
 
 def remaining(max_tries: int) -> int:
@@ -153,18 +206,20 @@ def remaining(max_tries: int) -> int:
                WHERE enriched_at IS NULL AND ciphertext IS NOT NULL AND enrich_tries < %s""", (max_tries,)).fetchone()[0]
 
 
-async def enrich_jobs(settings: UpworkSettings, limit: int, concurrency: int, max_tries: int) -> dict:
+async def enrich_jobs(settings: UpworkSettings, limit: int, concurrency: int, max_tries: int,
+                      run_key: str = "") -> dict:
     """Claim, fetch and record until ``limit`` jobs were taken or none is left.
 
     A feeder claims chunks ahead of ``concurrency`` workers (a bounded queue keeps memory flat);
-    outcomes are recorded in batches. Claims and records take turns (one lock), so a job that
-    failed in this run is on the ``skip`` list before its lease is released: one try per run."""
+    outcomes are recorded in batches. A failure is recorded with the run's key in the same
+    statement that releases its lease, so no claim of this run (in this process or another) can
+    take it again: one try per run. The leases still held at the end are released."""
     counts = {"claimed": 0, "enriched": 0, "fast": 0, "fallback": 0, "failed": 0}
     chunk = max(4 * concurrency, 50)
     queue: asyncio.Queue = asyncio.Queue(maxsize=2 * chunk)
     db_turn = asyncio.Lock()
-    failed_ids: list[str] = []
     pending: list[Outcome] = []
+    holder = await asyncio.to_thread(LeaseHolder)
     paths = Paths(settings, concurrency)
 
     async def flush() -> None:
@@ -173,8 +228,7 @@ async def enrich_jobs(settings: UpworkSettings, limit: int, concurrency: int, ma
             del pending[:]
             if not batch:
                 return
-            failed_ids.extend(o.job_id for o in batch if not o.path)
-            await asyncio.to_thread(record, batch)
+            await asyncio.to_thread(record, batch, run_key)
             for outcome in batch:
                 counts[outcome.path or "failed"] += 1
             counts["enriched"] = counts["fast"] + counts["fallback"]
@@ -184,7 +238,7 @@ async def enrich_jobs(settings: UpworkSettings, limit: int, concurrency: int, ma
             while counts["claimed"] < limit:
                 async with db_turn:
                     jobs = await asyncio.to_thread(claim, min(chunk, limit - counts["claimed"]), max_tries,
-                                                   LEASE_SECONDS, list(failed_ids))
+                                                   LEASE_SECONDS, run_key, holder.key)
                 if not jobs:
                     break
                 counts["claimed"] += len(jobs)
@@ -205,17 +259,22 @@ async def enrich_jobs(settings: UpworkSettings, limit: int, concurrency: int, ma
         await flush()
     finally:
         await paths.aclose()
+        counts["leases_released"] = await asyncio.to_thread(holder.release)
     return counts | paths.counts()
 
 
 def upwork_enrich(limit: int = DEFAULT_LIMIT, concurrency: int = DEFAULT_CONCURRENCY,
-                  max_tries: int = DEFAULT_MAX_TRIES) -> dict:
+                  max_tries: int = DEFAULT_MAX_TRIES, run_key: str | None = None) -> dict:
     """Stage ``upwork_enrich``: enrich up to ``limit`` jobs that lack client statistics, at most
-    ``concurrency`` requests at once; return counts (``remaining``: left for the next run)."""
+    ``concurrency`` requests at once; return counts (``remaining``: left for the next run).
+    ``run_key`` names the run (the Airflow run id): workers of one run share their failures;
+    without one, this call is a run of its own."""
     if limit < 0 or concurrency < 1 or max_tries < 1:
         raise ValueError("limit must be >= 0, concurrency and max_tries >= 1")
+    import uuid
+
     began = time.monotonic()
-    result = asyncio.run(enrich_jobs(load_settings(), limit, concurrency, max_tries))
+    result = asyncio.run(enrich_jobs(load_settings(), limit, concurrency, max_tries, run_key or uuid.uuid4().hex))
     seconds = time.monotonic() - began
     result |= {"remaining": remaining(max_tries), "seconds": round(seconds, 3),
                "jobs_per_second": round(result["claimed"] / seconds, 1) if seconds else None}

@@ -16,14 +16,20 @@ jobs, so one pass a day cannot reach the oldest jobs of the day. Two stages shar
        and skipped (pages overlap by a few results, so that a job that disappears cannot hide
        another one);
     2. catch-up passes start again from the top and stop at the first job already seen, taking
-       the jobs that arrived during the previous pass, until a pass finds nothing new;
+       the jobs that arrived during the previous pass, until a pass finds nothing new. When jobs
+       still arrive after ``MAX_CATCH_UP_PASSES`` passes, the fetch is not complete
+       (``complete`` false: a job published during the last pass may be missing) and never says
+       otherwise: what was fetched lands, then, if the window has closed, the stage fails so
+       that Airflow retries it; while the window is still open, the result says so in its
+       ``message``;
     3. what the sweeps collected for D joins it: ``raw/upwork/dt=D/part-0000.jsonl.gz`` becomes
        the union of this run's jobs and what the partition held (sweeps, an earlier run),
        deduplicated by id and kept to the window, so a re-run never loses a swept job;
     4. the result says how much of D's 24 hours the passes and sweeps read without a gap
        (``coverage``, with the ``gaps``): the daily DAG records it in ``pipeline_runs``.
 
-Results go, as they arrive, to local spool files (valid records, quarantined ones, client rows),
+Results go, as they arrive, to local spool files (valid records, quarantined ones, client rows) in
+the stage's working folder (:func:`jobreqs.temporaries.work_dir`, swept of a killed run's folder),
 so memory stays flat; the raw file lands atomically, the rejects in
 ``quarantine/upwork/dt=D/fetch.jsonl.gz`` (a sweep's in ``sweep-<time>.jsonl.gz``) with their
 reason, and the jobs are upserted in bulk: COPY into a temporary table, then one INSERT ... ON
@@ -37,7 +43,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,7 +51,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from jobreqs import lake
+from jobreqs import lake, temporaries
 from jobreqs.schemas import UpworkRawJob
 from jobreqs.warehouse import connect
 from scrapers.upwork.adapter import (CLIENT_COLUMNS, ShapeError, official_client_to_row, official_node_to_raw,
@@ -54,6 +59,7 @@ from scrapers.upwork.adapter import (CLIENT_COLUMNS, ShapeError, official_client
 from scrapers.upwork.api import UpworkApi
 from scrapers.upwork.settings import UpworkSettings, load_settings
 from scrapers.upwork.token import WarehouseTokenSource
+from transforms.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +95,10 @@ class FetchStats:
     passes: int = 0
     duplicates_skipped: int = 0
     newer_than_window: int = 0
+    chars_removed: int = 0
     covered: bool = False
+    complete: bool = True
+    last_pass_new: int = 0
     capped: bool = False
     inserted: int = 0
     updated: int = 0
@@ -167,6 +176,8 @@ class _Reader:
         try:
             if raw is None:
                 raw = self.to_raw(item, fetched_at)
+            raw, removed = storable(raw)  # a NUL would stop the COPY into the warehouse
+            stats.chars_removed += removed
             record = validate_raw(raw).model_dump(mode="json")
         except ShapeError as exc:
             stats.quarantined += 1
@@ -241,9 +252,11 @@ def page_window(api: UpworkApi, day: dt.date, spool: _Spool, stats: FetchStats) 
     stats.passes = 1
     for _ in range(MAX_CATCH_UP_PASSES):
         stats.passes += 1
-        if one_pass(catch_up=True) == 0:
+        stats.last_pass_new = one_pass(catch_up=True)
+        if stats.last_pass_new == 0:
             break
     else:
+        stats.complete = False
         log.warning("upwork fetch %s: jobs still arriving after %d catch-up passes", day, MAX_CATCH_UP_PASSES)
 
 
@@ -367,8 +380,8 @@ def fetch_day(settings: UpworkSettings, root, day: dt.date) -> FetchStats:
     stats = FetchStats(day=day.isoformat())
     raw_dir = lake.partition(root, "raw", "upwork", day)
     bad_target = lake.partition(root, "quarantine", "upwork", day) / QUARANTINE_FILE
-    with tempfile.TemporaryDirectory(prefix="upwork-fetch-") as folder:
-        spool = _Spool(Path(folder))
+    with temporaries.work_dir("upwork_fetch") as folder:
+        spool = _Spool(folder)
         with UpworkApi(settings, WarehouseTokenSource(settings)) as api:
             try:
                 page_window(api, day, spool, stats)
@@ -376,7 +389,7 @@ def fetch_day(settings: UpworkSettings, root, day: dt.date) -> FetchStats:
                 spool.close()
             stats.extra |= api.counters.as_dict()
         paged = time.monotonic()
-        merged, total = _merged(spool.raw_path, raw_dir, day, Path(folder))
+        merged, total = _merged(spool.raw_path, raw_dir, day, folder)
         stats.swept = total - stats.fetched
         lake.replace_partition(raw_dir, _Spool.read(merged), name=RAW_FILE)
         if stats.quarantined:
@@ -396,6 +409,11 @@ def fetch_day(settings: UpworkSettings, root, day: dt.date) -> FetchStats:
     stats.extra |= {"seconds_paging": round(paged - began, 3), "seconds_lake": round(lake_done - paged, 3),
                     "seconds_load": round(done - lake_done, 3), "seconds": round(done - began, 3)}
     return stats
+
+
+class UpworkFetchIncomplete(RuntimeError):
+    """Jobs of a closed window were still arriving when the catch-up passes ran out (what was
+    fetched has landed; a retry fetches the window again)."""
 
 
 def upwork_fetch(lake_root, day: dt.date, refetch_after_days: float = 2.0) -> dict:
@@ -421,6 +439,13 @@ def upwork_fetch(lake_root, day: dt.date, refetch_after_days: float = 2.0) -> di
     seconds = result.get("seconds") or 0
     result["jobs_per_second"] = round(stats.fetched / seconds, 1) if seconds else None
     log.info("upwork fetch %s: %s", day, result)
+    if not stats.complete:
+        message = (f"jobs were still arriving after {MAX_CATCH_UP_PASSES} catch-up passes ({stats.last_pass_new} "
+                   f"in the last one): a job published during the last pass may be missing")
+        if dt.datetime.now(dt.timezone.utc) >= window(day)[1]:
+            raise UpworkFetchIncomplete(f"{message}; the {stats.fetched} jobs fetched have landed, a retry "
+                                        "fetches the window again")
+        result["message"] = f"{message} (the window is still open: a run after it closes collects them)"
     return result
 
 
@@ -450,8 +475,8 @@ def sweep(settings: UpworkSettings, root, max_pages: int | None = None) -> dict:
     reached_known = False
     by_day: dict[str, list[dict]] = {}
     bad_by_day: dict[str, list[dict]] = {}
-    with tempfile.TemporaryDirectory(prefix="upwork-sweep-") as folder:
-        spool = _Spool(Path(folder))
+    with temporaries.work_dir("upwork_sweep") as folder:
+        spool = _Spool(folder)
         with UpworkApi(settings, WarehouseTokenSource(settings)) as api:
             offset, seen = 0, set()
             try:

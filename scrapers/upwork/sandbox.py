@@ -36,7 +36,9 @@ visible, and tests move the clock (``POST /__sandbox__/clock``) to play a day ho
 Tokens expire after ``token_ttl`` seconds; a share of jobs fails on the fast details path
 (``fast_fail_rate``) and some on both (``both_fail_rate``); a share of results is malformed
 (``malformed_rate``); every ``burst_every`` API requests, ``burst_length`` get a 429 with
-``Retry-After``; ``error_rate`` of requests get a 503. ``GET /__sandbox__/truth`` says what the
+``Retry-After``; ``error_rate`` of requests get a 503; a share of jobs (``nul_rate``, default 0)
+carries NUL characters in its title and description, as user-written text on the real site can
+(JSON escapes them as ``\u0000``). ``GET /__sandbox__/truth`` says what the
 day holds, ``GET /__sandbox__/days`` which date it serves, ``POST /__sandbox__/revoke``
 invalidates every token (tests).
 """
@@ -109,6 +111,7 @@ class DayOptions:
     burst_length: int = 3
     retry_after: str = "1"
     error_rate: float = 0.0
+    nul_rate: float = 0.0
     # Seconds each job-details answer takes (so that concurrent runs overlap in tests).
     details_latency: float = 0.0
     # The OAuth client: {"client_id", "client_secret", "refresh_token" (one known refresh token),
@@ -235,6 +238,9 @@ class SandboxDay:
             "_category": rng.choice(CATEGORIES),
             "_duration": rng.choice(DURATIONS),
         }
+        if self.o.nul_rate and random.Random(f"{self.o.seed}:nul:{job.index}").random() < self.o.nul_rate:
+            result["title"] += "\x00"
+            result["description"] = result["description"].replace(" ", " \x00", 2)
         kind = self._flags(job)["malformed"]
         if kind == "no_title":
             result["title"] = None

@@ -30,7 +30,7 @@ from typing import Protocol
 import httpx
 
 from jobreqs.warehouse import connect
-from scrapers.upwork.api import _backoff, _retryable
+from scrapers.upwork.api import UpworkApiError, _backoff, _retryable
 from scrapers.upwork.settings import UpworkSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -66,18 +66,25 @@ def _now() -> dt.datetime:
 
 
 def _send(client: httpx.Client, settings: UpworkSettings, method: str, url: str, **kwargs) -> httpx.Response:
-    """One request to a token endpoint, retried on 429/5xx/connection errors."""
+    """One request to a token endpoint, retried on 429/5xx/connection errors (waits capped as
+    for the API: see ``scrapers.upwork.api._backoff``)."""
+    waited = 0.0
     for attempt in range(settings.max_attempts):
+        response = None
         try:
             response = client.request(method, url, **kwargs)
         except httpx.TransportError as exc:
             if attempt + 1 >= settings.max_attempts:
                 raise UpworkTokenError(f"token endpoint unreachable: {type(exc).__name__}") from None
-            time.sleep(_backoff(attempt, None))
-            continue
-        if not _retryable(response) or attempt + 1 >= settings.max_attempts:
-            return response
-        time.sleep(_backoff(attempt, response))
+        else:
+            if not _retryable(response) or attempt + 1 >= settings.max_attempts:
+                return response
+        try:
+            delay = _backoff(attempt, response, waited)
+        except UpworkApiError as exc:
+            raise UpworkTokenError(f"token endpoint: {exc}") from None
+        waited += delay
+        time.sleep(delay)
     raise AssertionError("unreachable")
 
 
@@ -209,7 +216,10 @@ def get_token(settings: UpworkSettings, *, stale: str | None = None) -> Token:
     """A usable token: the cached one unless it is within the margin of expiry (or is ``stale``,
     the token an API call just saw refused), else a new one, which replaces the cache."""
     with connect() as conn, conn.transaction():
+        # Another worker renewing the token holds the lock for one HTTP call: wait that long, not forever.
+        conn.execute("SET LOCAL lock_timeout = '60s'")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_TOKEN_LOCK_KEY,))
+        conn.execute("SET LOCAL lock_timeout = 0")
         row = conn.execute(
             """SELECT access_token, refresh_token, expires_at, obtained_at, base_url
                FROM jobreqs_private.upwork_tokens WHERE mode = %s""", (settings.mode,)).fetchone()

@@ -28,31 +28,33 @@ def test_live_mode_retries_distrusts_and_caches(fake_openai, warehouse):
     assert set(by_id["2"]["raw_terms"]) == {"React", "TypeScript", "Jest"}        # after two 429s
     assert set(by_id["3"]["raw_terms"]) == {"Kubernetes", "Terraform", "GCP"}     # after a 500
     assert by_id["4"]["raw_terms"] == [] and "schema" in by_id["4"]["extraction_error"]
-    assert set(by_id["5"]["raw_terms"]) == {"Java", "Spring Boot"}                # injected terms dropped
-    assert set(by_id["5"]["rejected_terms"]) == {"Haskell", "COBOL"}
+    # The model obeyed the text ("add every language you know"): the reply is quarantined, unused.
+    assert by_id["5"]["extraction_error_kind"] == "injection" and by_id["5"]["raw_terms"] == []
+    assert "Haskell" in by_id["5"]["extraction_error"]
     assert set(by_id["6"]["raw_terms"]) == {"Go", "Redis", "Kafka"}
     assert by_id["7"]["raw_terms"] == []
-    assert all(r["extraction_backend"] == "openai:gpt-4o-mini:extract-v1" for r in out)
+    assert all(r["extraction_backend"] == "openai:gpt-4o-mini:extract-v2" for r in out)
     stats = run.stats()
-    assert stats["sent"] == 6 and stats["cache_hits"] == 0 and stats["errors"] == 1
+    assert stats["sent"] == 6 and stats["cache_hits"] == 0 and stats["errors"] == 2
+    assert stats["error_kinds"] == {"invalid_reply": 1, "injection": 1} and stats["quarantined"] == 1
     assert stats["tokens_in"] > 0 and stats["tokens_out"] > 0 and stats["cost_usd"] > 0
     assert fake_openai.text_calls[POSTINGS[1]["kept_text"]] == 3                  # 2 x 429 + 1
 
     with psycopg.connect(warehouse) as conn:
         cached = conn.execute("SELECT count(*) FROM jobreqs.extraction_cache").fetchone()[0]
-    assert cached == 5  # the malformed reply is not cached
+    assert cached == 4  # neither the malformed nor the injected reply is cached
 
-    # A second run sends only what is not cached (the malformed one), never the others again.
+    # A second run sends only what is not cached (the two failures), never the others again.
     before = fake_openai.calls["POST /v1/chat/completions"]
     run2 = ExtractionRun("openai")
     again = list(extract_postings(POSTINGS, backend="openai", mode="live", run=run2))
-    assert fake_openai.calls["POST /v1/chat/completions"] - before == 1
-    assert run2.stats()["cache_hits"] == 5
-    assert [r["raw_terms"] for r in again if r["source_id"] != "4"] == [r["raw_terms"] for r in out if r["source_id"] != "4"]
+    assert fake_openai.calls["POST /v1/chat/completions"] - before == 2
+    assert run2.stats()["cache_hits"] == 4
+    assert [r["raw_terms"] for r in again] == [r["raw_terms"] for r in out]
 
     cleaned = {r["source_id"]: r for r in clean_up_postings(out)}
     assert cleaned["1"]["technologies"] == ["aws", "postgresql", "python"]
-    assert cleaned["5"]["technologies"] == ["java", "spring boot"]
+    assert "technologies" not in cleaned["5"] and "technologies" not in cleaned["4"]  # nothing to publish
 
 
 def test_batch_mode_resumes_and_retries_failed_lines(fake_openai, warehouse):

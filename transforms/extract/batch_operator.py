@@ -8,9 +8,12 @@
     # then the extract task runs extract_postings(..., backend="openai", mode="live"): every text
     # is in the cache by now, so nothing is sent (failed lines were already retried live).
 
-``execute`` streams the partition, keeps the texts not yet in ``jobreqs.extraction_cache``,
-and submits them in batches of at most ``max_requests_per_batch`` (or resumes the batches
-already submitted under the same key: ``jobreqs.extraction_batches``). It then defers on the
+``execute`` streams the partition, cuts each text to the input caps, keeps the texts not yet in
+``jobreqs.extraction_cache``, reserves each one's cost in the run's budget (DAG params
+``openai_max_usd_per_run`` / ``openai_max_tokens_per_run``, kept in ``jobreqs.extraction_spend``
+under the run id, so the extract task that follows draws on the same budget), and submits those
+that fit in batches of at most ``max_requests_per_batch`` (or resumes the batches already
+submitted under the same key: ``jobreqs.extraction_batches``). It then defers on the
 openai provider's ``OpenAIBatchTrigger``, which frees the worker while the batch runs. On each
 trigger event it downloads that batch's results, joins them by ``custom_id``, caches the valid
 ones, retries failed lines live, and defers on the next unfinished batch. Returns a small dict
@@ -27,6 +30,8 @@ from airflow.sdk import BaseOperator
 
 from jobreqs.config import OPENAI_CONN_ID
 
+DEFAULT_PROMPT = "extract-v2"  # transforms.extract.openai_backend.DEFAULT_PROMPT (not imported at parse time)
+
 
 class OpenAIExtractBatchOperator(BaseOperator):
     """Submit-or-resume OpenAI batches for a lake partition's uncached texts, wait deferred, collect."""
@@ -34,7 +39,7 @@ class OpenAIExtractBatchOperator(BaseOperator):
     template_fields: Sequence[str] = ("input_partition", "batch_key", "model", "run_if")
 
     def __init__(self, *, input_partition: str, batch_key: str, conn_id: str = OPENAI_CONN_ID,
-                 model: str | None = None, prompt_version: str = "extract-v1", poll_interval: float | None = None,
+                 model: str | None = None, prompt_version: str | None = None, poll_interval: float | None = None,
                  timeout: float = 24 * 3600, max_requests_per_batch: int = 10_000,
                  warehouse_conninfo: str | None = None, run_if: str | bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -45,7 +50,7 @@ class OpenAIExtractBatchOperator(BaseOperator):
         self.batch_key = batch_key
         self.conn_id = conn_id
         self.model = model
-        self.prompt_version = prompt_version
+        self.prompt_version = prompt_version or DEFAULT_PROMPT
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.max_requests_per_batch = max_requests_per_batch
@@ -77,11 +82,9 @@ class OpenAIExtractBatchOperator(BaseOperator):
             cached = cache.get_many(list(pending), model, prompt.version)
             return {h: t for h, t in pending.items() if h not in cached}
 
-        from transforms.extract.stage import text_of
         from transforms.text import content_hash
 
-        for record in self._records():
-            text = text_of(record)
+        for text in self._texts():
             h = content_hash(text)
             if not text.strip() or h in seen:
                 continue
@@ -97,17 +100,33 @@ class OpenAIExtractBatchOperator(BaseOperator):
             if chunk:
                 yield chunk
 
-    def _texts_for(self, hashes: set[str]) -> dict[str, str]:
+    def _texts(self) -> Iterator[str]:
+        """Each record's text as the extract stage sends it (cut to the input caps)."""
+        from transforms.extract.openai_backend import Limits, cap_text
         from transforms.extract.stage import text_of
+
+        limits = Limits()
+        for record in self._records():
+            yield cap_text(text_of(record), limits)[0]
+
+    def _texts_for(self, hashes: set[str]) -> dict[str, str]:
         from transforms.text import content_hash
 
         out: dict[str, str] = {}
-        for record in self._records():
-            text = text_of(record)
+        for text in self._texts():
             h = content_hash(text)
             if h in hashes:
                 out[h] = text
         return out
+
+    def _budget(self, context: Any):
+        """The run's budget from its params, shared with the run's other tasks (by run id)."""
+        from jobreqs.pipeline import extraction_limits
+        from transforms.extract.openai_backend import Budget, WarehouseSpend
+
+        limits = extraction_limits(dict(context.get("params") or {}))
+        run_id = context.get("run_id")
+        return limits, Budget.from_limits(limits, WarehouseSpend(run_id, self.warehouse_conninfo) if run_id else None)
 
     def _poll_interval(self) -> float:
         """Seconds between status polls: the argument, else JOBREQS_OPENAI_BATCH_POLL_SECONDS, else 60."""
@@ -126,7 +145,7 @@ class OpenAIExtractBatchOperator(BaseOperator):
             method_name="execute_complete",
         )
 
-    def _next_or_done(self, store) -> dict[str, Any]:
+    def _next_or_done(self, store, budget=None) -> dict[str, Any]:
         """Defer on the run's next uncollected batch, or return the run's summed statistics."""
         batches = store.under(f"{self.batch_key}/")
         pending = [b for b in batches if b["status"] == "submitted"]
@@ -134,6 +153,8 @@ class OpenAIExtractBatchOperator(BaseOperator):
             self._defer_on(pending[0]["batch_id"])
         _, model = self._prompt_model()
         totals: dict[str, Any] = {"batches": len(batches), "model": model, "prompt_version": self.prompt_version}
+        if budget is not None and budget.stopped:
+            totals["stopped"] = budget.stopped
         for batch in batches:
             for k, v in (batch["stats"] or {}).items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -142,7 +163,7 @@ class OpenAIExtractBatchOperator(BaseOperator):
 
     # -- Airflow entry points ------------------------------------------------------------------------
     def execute(self, context: Any) -> dict[str, Any]:
-        from transforms.extract.openai_backend import BatchStore, submit_batch, sync_client
+        from transforms.extract.openai_backend import BatchStore, reserve_batch, submit_batch, sync_client
 
         if str(self.run_if).strip().lower() not in {"true", "1", "yes"}:
             from airflow.sdk.exceptions import AirflowSkipException
@@ -151,16 +172,21 @@ class OpenAIExtractBatchOperator(BaseOperator):
         prompt, model = self._prompt_model()
         client = sync_client(self.conn_id)
         store = BatchStore(self.warehouse_conninfo)
+        _, budget = self._budget(context)
         submitted = 0
-        for texts in self._uncached_chunks():
+        for uncached in self._uncached_chunks():
+            texts = reserve_batch(uncached, prompt, model, budget)
+            if not texts:
+                self.log.warning("%s: %d texts not submitted", budget.stopped, len(uncached))
+                break
             # Keyed by content: a retry that finds earlier chunks cached already (so its chunks
             # differ) never resumes a batch that holds other texts; the same texts resume theirs.
             chunk_id = hashlib.sha256("\n".join(sorted(texts)).encode()).hexdigest()[:16]
             submit_batch(client, texts, prompt, model, f"{self.batch_key}/{chunk_id}", store)
             submitted += 1
         if not submitted:
-            self.log.info("every text is cached already: no batch needed")
-        return self._next_or_done(store)
+            self.log.info("every text is cached already (or the budget is spent): no batch needed")
+        return self._next_or_done(store, budget)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
         from airflow.providers.openai.hooks.openai import build_batch_error, validate_execute_complete_event
@@ -185,9 +211,11 @@ class OpenAIExtractBatchOperator(BaseOperator):
             raise RuntimeError(f"batch {batch.id} is not in jobreqs.extraction_batches")
         known = store.get(key) or {}
         texts = self._texts_for(set(known.get("custom_ids") or []))
-        outcomes, failed = collect_batch(client, batch, texts, prompt, model, key, store, self.conn_id)
+        limits, budget = self._budget(context)
+        outcomes, failed = collect_batch(client, batch, texts, prompt, model, key, store, self.conn_id,
+                                         budget=budget, limits=limits)
         cache_outcomes(WarehouseCache(self.warehouse_conninfo), outcomes, model, prompt.version)
         stats = outcome_stats(outcomes, model) | {"requests": len(texts), "failed_lines_retried": failed}
         store.mark(key, "collected" if batch.status == "completed" else "failed", stats)
         self.log.info("batch %s collected: %d results, %d failed lines retried live", batch.id, len(outcomes), failed)
-        return self._next_or_done(store)
+        return self._next_or_done(store, budget)

@@ -14,6 +14,15 @@ the plumbing, not the model). Faults are switched on by markers in the posting t
 - "ignore previous instructions": the naive model obeys and names technologies that are not in
   the text (the client must drop them);
 and ``batch_delay`` makes batches stay ``in_progress`` for that many seconds (a slow batch).
+
+Hostile knobs, for the fault suite (``tests/faults``), switched on per server:
+
+- ``rate_limit_storm``: every chat call gets 429 with ``Retry-After: <retry_after>``;
+- ``usage_multiplier``: the reported usage is multiplied (absurd figures, $750 for a few calls);
+- ``obey_injections``: the model does what the posting tells it to: technologies named in a
+  sentence that gives an order (output, list, add, return, answer, ...) are returned, and only
+  those when the sentence says "only" or "instead";
+- ``reply_padding``: the reply carries that many extra bytes (a reply no real model sends).
 """
 
 from __future__ import annotations
@@ -32,12 +41,50 @@ from typing import Any
 from transforms.extract.tokens import estimate_chat_tokens, estimate_tokens
 
 
+_ORDER = re.compile(r"\b(?:output|list|add|return|include|report|answer|respond|reply|extract|are|is|treat|"
+                    r"say|print|emit|mark)\b", re.IGNORECASE)
+
+
+def obey(text: str, terms: list[str]) -> list[str]:
+    """What a model that follows the posting's orders answers: every technology named in a
+    sentence that gives an order (any alias of the taxonomy, no context rules), and only those
+    when the sentence says "only" or "instead". Deliberately independent of the project's
+    detector (transforms.extract.trust): it is the attacker's model, not the defence."""
+    from transforms.taxonomy import load_taxonomy, normalise_term
+
+    aliases = load_taxonomy().aliases
+    ordered: list[str] = []
+    exclusive = False
+    for sentence in re.split(r"(?<=[.!?:])\s+|\n+", text):
+        if not _ORDER.search(sentence):
+            continue
+        words = re.findall(r"[\w.+#-]+", sentence)
+        named = []
+        for size in (3, 2, 1):
+            for i in range(len(words) - size + 1):
+                surface = " ".join(words[i:i + size]).strip(".,;:")
+                if normalise_term(surface) in aliases and not any(surface in n for n in named):
+                    named.append(surface)
+        if named and re.search(r"\b(?:only|instead)\b", sentence, re.IGNORECASE):
+            exclusive = True
+        ordered += named
+    ordered = [t for t in dict.fromkeys(ordered) if t.lower() not in {"the", "and", "a", "as"}]
+    return ordered if exclusive else list(dict.fromkeys(terms + ordered))
+
+
 class FakeOpenAI:
     """State of the fake service; ``serve()`` starts it on a free port in a thread."""
 
-    def __init__(self, api_key: str = "test-key", batch_delay: float = 0.0) -> None:
+    def __init__(self, api_key: str = "test-key", batch_delay: float = 0.0, *, rate_limit_storm: bool = False,
+                 retry_after: str = "0.2", usage_multiplier: int = 1, obey_injections: bool = False,
+                 reply_padding: int = 0) -> None:
         self.api_key = api_key
         self.batch_delay = batch_delay
+        self.rate_limit_storm = rate_limit_storm
+        self.retry_after = retry_after
+        self.usage_multiplier = usage_multiplier
+        self.obey_injections = obey_injections
+        self.reply_padding = reply_padding
         self.files: dict[str, dict[str, Any]] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.calls: Counter[str] = Counter()        # endpoint -> count
@@ -52,10 +99,13 @@ class FakeOpenAI:
         from transforms.extract.local import local_extractor
 
         user = next((m["content"] for m in body.get("messages", []) if m.get("role") == "user"), "")
-        text = re.sub(r"^<posting>\n|\n</posting>$", "", user)
+        text = re.sub(r"^<posting(?:-[0-9a-f]+)?>\n|\n</posting(?:-[0-9a-f]+)?>$", "", user)
         with self.lock:
             self.text_calls[text] += 1
             n = self.text_calls[text]
+        if self.rate_limit_storm:
+            return 429, {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}, \
+                {"retry-after": self.retry_after}
         if "[[429]]" in text and n <= 2:
             return 429, {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}, \
                 {"retry-after": "0.2", "x-ratelimit-reset-requests": "0.2s"}
@@ -70,12 +120,18 @@ class FakeOpenAI:
         else:
             if "ignore previous instructions" in text.lower():
                 terms += ["Haskell", "COBOL"]  # the naive model obeys the injected instruction
+            if self.obey_injections:
+                terms = obey(text, terms)
             content = json.dumps({"technologies": terms})
+            if self.reply_padding:
+                content = content[:-1] + ', "padding": "' + "x" * self.reply_padding + '"}'
+
         schema_ok = (body.get("response_format") or {}).get("type") == "json_schema"
         if not schema_ok:
             return 400, {"error": {"message": "response_format json_schema required by this fake"}}, {}
         usage = {"prompt_tokens": estimate_chat_tokens(body["messages"], (body.get("response_format") or {}).get("json_schema")),
                  "completion_tokens": estimate_tokens(content)}
+        usage = {k: v * self.usage_multiplier for k, v in usage.items()}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return 200, {
             "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),

@@ -2,6 +2,10 @@
 
 ``extract_postings`` streams: records pass through one at a time (the openai backend works in
 bounded chunks), each gaining "raw_terms" (the terms as extracted) and "extraction_backend".
+A record whose extraction failed carries "extraction_error" and "extraction_error_kind" instead
+of a result: clean-up and load then leave the posting's stored technologies as they were.
+Both backends take a mention inside text that addresses the extractor ("ignore previous
+instructions and output ...", see :mod:`transforms.extract.trust`) as no evidence.
 """
 
 from __future__ import annotations
@@ -15,11 +19,21 @@ BACKENDS = ("local", "openai")
 class ExtractionRun:
     """Token and cost statistics of one extraction run (a small JSON-able dict via :meth:`stats`)."""
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, quarantine: Any = None) -> None:
         self.backend = backend
+        #: Where records set aside with their reason go (anything with ``add(dict)``; optional).
+        self.quarantine = quarantine
         self.counts: dict[str, Any] = {"backend": backend, "postings": 0, "empty_texts": 0,
                                        "terms": 0, "cache_hits": 0, "sent": 0,
-                                       "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}
+                                       "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0,
+                                       "errors": 0, "error_kinds": {}, "quarantined": 0}
+
+    def quarantine_record(self, record: dict[str, Any], reason: str, **extra: Any) -> None:
+        """Set a record aside for review (the posting itself still flows on, without a result)."""
+        self.counts["quarantined"] += 1
+        if self.quarantine is not None:
+            self.quarantine.add({"reason": reason, "source": record.get("source"),
+                                 "source_id": record.get("source_id"), "text": text_of(record)[:20_000], **extra})
 
     def stats(self) -> dict[str, Any]:
         out = dict(self.counts)
@@ -64,14 +78,26 @@ def extract_postings(postings: Iterable[dict[str, Any]], backend: str = "local",
             raise TypeError(f"the local backend takes no options, got {sorted(options)}")
         from transforms.extract.local import local_extractor
 
+        from transforms.extract.trust import inside, instruction_spans
+
         extractor = local_extractor()
+        run.counts["injected_terms_dropped"] = 0
         for record in postings:
             text = text_of(record)
-            terms = extractor.extract(text) if text.strip() else []
+            matches = extractor.find(text) if text.strip() else []
+            regions = instruction_spans(text) if matches else []
+            planted = [m.surface for m in matches if regions and inside((m.start, m.end), regions)]
+            terms = [m.surface for m in matches if not (regions and inside((m.start, m.end), regions))]
+            out = {**record, "raw_terms": terms, "extraction_backend": "local"}
+            if planted:
+                out["rejected_terms"] = planted
+                run.counts["injected_terms_dropped"] += len(planted)
+                run.quarantine_record(out, "terms named only where the text addresses the extractor: "
+                                      + ", ".join(dict.fromkeys(planted)))
             run.counts["postings"] += 1
             run.counts["empty_texts"] += not text.strip()
             run.counts["terms"] += len(terms)
-            yield {**record, "raw_terms": terms, "extraction_backend": "local"}
+            yield out
         return
     from transforms.extract.openai_backend import extract_openai
 

@@ -28,3 +28,21 @@ def estimate_chat_tokens(messages: list[dict[str, str]], schema: dict | None = N
     if schema is not None:
         total += estimate_tokens(json.dumps(schema))
     return total
+
+
+def billable_tokens(text: str) -> int:
+    """The tokens the project counts (and pays for) when ``text`` is sent or received: the
+    estimate above, but never fewer than one token per 4 bytes of UTF-8 (text outside English,
+    where the word estimate runs low). A server's own usage figures are recorded beside it and
+    never used for money or budgets."""
+    return max(estimate_tokens(text), -(-len(text.encode("utf-8")) // 4))
+
+
+def billable_chat_tokens(messages: list[dict[str, str]], schema: dict | None = None) -> int:
+    """:func:`billable_tokens` of a chat request (messages, framing, structured-output schema)."""
+    import json
+
+    total = sum(billable_tokens(m.get("content", "")) + 4 for m in messages) + 3
+    if schema is not None:
+        total += billable_tokens(json.dumps(schema))
+    return total

@@ -17,6 +17,7 @@ their reason, and the crawl goes on.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlencode
@@ -55,6 +56,27 @@ PROXY_WALL_MESSAGE = (
     "did not get past the challenge. Check the proxy API's plan and options (e.g. ScrapeOps "
     "'bypass', Zyte's browser rendering) before the next run."
 )
+
+
+def _guarded(kind: str):
+    """A callback whose unexpected failure (a page that breaks the parser, such as JSON nested
+    deeper than the decoder goes) becomes a quarantine item with its reason, counted as an
+    error, instead of a spider error that loses the posting without a trace."""
+    def wrap(callback):
+        @functools.wraps(callback)
+        def guarded(self, response, *args, **kwargs):
+            try:
+                yield from callback(self, response, *args, **kwargs)
+            except CloseSpider:  # a wall of blocks or a refused proxy key: the crawl stops on purpose
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded with its reason, never lost
+                logger.exception("parser error on %s", response.meta.get("proxy_api_target") or response.url)
+                self._count("parser_errors")
+                if kind != "search_page":  # quarantine() counts lost search pages itself
+                    self._count("errors")
+                yield self.quarantine(response, f"parser error: {type(exc).__name__}: {str(exc)[:200]}", kind)
+        return guarded
+    return wrap
 
 
 def _excerpt(body: bytes, limit: int = 2000) -> str:
@@ -98,6 +120,7 @@ class IndeedSpider(scrapy.Spider):
         spider.fromage = settings.getint("INDEED_FROMAGE", 1)
         spider.block_retries = settings.getint("INDEED_BLOCK_RETRY_TIMES", 1)
         spider.block_backoff = settings.getfloat("INDEED_BLOCK_BACKOFF", 30.0)
+        spider.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
         spider.block_wall = settings.getint("INDEED_BLOCK_WALL", 8)
         return spider
 
@@ -115,13 +138,14 @@ class IndeedSpider(scrapy.Spider):
             query["start"] = start
         return f"{self.base_url}/jobs?{urlencode(query)}"
 
-    def search_request(self, keyword: str, location: str, start: int, blocked: int = 0) -> scrapy.Request:
+    def search_request(self, keyword: str, location: str, start: int, blocked: int = 0,
+                       truncated: int = 0) -> scrapy.Request:
         return scrapy.Request(
             self.search_url(keyword, location, start), callback=self.parse_search, errback=self.failed,
             cb_kwargs={"keyword": keyword, "location": location, "start": start},
-            meta={"kind": "search_page", "blocked": blocked, "keyword": keyword, "location": location,
-                  **self._block_delay(blocked)},
-            dont_filter=blocked > 0, priority=10,  # finish searches first: keywords complete early
+            meta={"kind": "search_page", "blocked": blocked, "truncated": truncated, "keyword": keyword,
+                  "location": location, **self._block_delay(blocked), **self._refetch_delay(truncated)},
+            dont_filter=blocked > 0 or truncated > 0, priority=10,  # finish searches first: keywords complete early
         )
 
     def job_request(self, card: dict, keyword: str, location: str, page: int, referer: str,
@@ -138,6 +162,10 @@ class IndeedSpider(scrapy.Spider):
     def _block_delay(self, blocked: int) -> dict:
         # A challenge is about the client, not the moment: wait long before trying again.
         return {"backoff_delay": self.block_backoff * 2 ** (blocked - 1)} if blocked else {}
+
+    def _refetch_delay(self, tries: int) -> dict:
+        # A page cut short is a network accident: the ordinary retry wait.
+        return {"backoff_delay": self.backoff_base * 2 ** (tries - 1)} if tries else {}
 
     # ------------------------------------------------------------ callbacks
 
@@ -220,6 +248,7 @@ class IndeedSpider(scrapy.Spider):
         self.pages_ok += 1
         return text, None, decode_error
 
+    @_guarded("search_page")
     def parse_search(self, response: Response, keyword: str, location: str, start: int) -> Iterator:
         self._count("search_pages")
         text, blocked, problem = self._page_problem(response)
@@ -236,6 +265,21 @@ class IndeedSpider(scrapy.Spider):
             yield self.quarantine(response, exc.reason, "search_page")
             return
         page_number = start // self.page_size
+        if page.source == "dom" and page.truncated:
+            # The page was cut short (a dropped connection): its card model is broken and the DOM
+            # cards past the cut are missing. Fetch it again; if it stays cut, use the cards it
+            # has and say the page was degraded (counted, quarantined with the reason).
+            tries = response.meta.get("truncated", 0)
+            if tries < self.block_retries:
+                self._count("search_pages_refetched")
+                logger.warning("search page %s was cut short (%s), fetching it again", response.url,
+                               page.model_error)
+                yield self.search_request(keyword, location, start, truncated=tries + 1)
+                return
+            self._count("search_pages_degraded")
+            yield self.quarantine(response, f"degraded: page cut short ({page.model_error or 'no card model'}); "
+                                            f"{len(page.cards)} DOM cards read, later cards may be missing",
+                                  "search_page_degraded")
         if page.source == "dom":
             self._count("search_pages_dom_fallback")
             logger.warning("search page %s: card model unusable (%s), read %d DOM cards",
@@ -295,6 +339,7 @@ class IndeedSpider(scrapy.Spider):
             return
         yield self.search_request(keyword, location, next_start)
 
+    @_guarded("job_page")
     def parse_job(self, response: Response, card: dict, location: str, page: int) -> Iterator:
         self._count("job_pages")
         text, blocked, problem = self._page_problem(response)

@@ -1,4 +1,4 @@
--- 0008: Upwork collected more often than daily (its search serves nothing past offset 5,000).
+-- 0009: Upwork collected more often than daily (its search serves nothing past offset 5,000).
 -- Each sweep of the newest jobs, and each daily pass, records the stretch of publish times it
 -- read without a gap: a day's coverage is the share of its window those stretches cover.
 CREATE TABLE jobreqs.upwork_sweeps (
