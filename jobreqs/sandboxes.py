@@ -30,8 +30,9 @@ SANDBOX_UPWORK_JOBS = 1_500
 
 _STARTERS: dict[str, Starter] = {}
 _URLS: dict[str, Callable[[], str | None]] = {}
-#: Settings that would win over a sandbox's environment: hidden while it serves.
-_HIDDEN = ("AIRFLOW_CONN_UPWORK_API", "AIRFLOW_CONN_UPWORK_OAUTH", "AIRFLOW_CONN_INDEED_PROXY")
+#: Settings that would win over a sandbox's environment: hidden while it serves. (A configured
+#: Indeed proxy API stays: it is asked for the sandbox's pages.)
+_HIDDEN = ("AIRFLOW_CONN_UPWORK_API", "AIRFLOW_CONN_UPWORK_OAUTH")
 
 
 def register(source: str, starter: Starter, configured_url: Callable[[], str | None]) -> None:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -42,28 +41,25 @@ def _files_holding(folder: Path, secrets: list[str]) -> list[str]:
 @pytest.mark.slow
 def test_case9_and_10_jobreqs_v_run_prints_no_secret_and_crawls_once_after_the_migrations(
         airflow_metadata, create_database, hostile_openai, tmp_path):
-    from tests.indeed.test_run import PROXY_KEY, _FakeProxyApi
+    from scrapers.proxy_sandbox import scrapeops_sandbox
+    from tests.indeed.test_run import PROXY_KEY
 
     fresh = create_database("jobreqs_fault_run")  # never migrated: the run's first task does it
     openai = hostile_openai()
-    proxy = _FakeProxyApi()
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
     warehouse_conn = json.loads(airflow_conn_json(fresh)) | {"password": PG_PASSWORD}
     env = dict(airflow_metadata)
-    env.update({
-        "JOBREQS_STATE_DIR": str(tmp_path / "state"),
-        "AIRFLOW_CONN_JOBREQS_WAREHOUSE": json.dumps(warehouse_conn),
-        "AIRFLOW_CONN_OPENAI_DEFAULT": os.environ["AIRFLOW_CONN_OPENAI_DEFAULT"],
-        "AIRFLOW_CONN_INDEED_PROXY": json.dumps({"conn_type": "http", "password": PROXY_KEY, "extra": {
-            "api": "scrapeops", "endpoint": f"http://127.0.0.1:{proxy.server_address[1]}/v1/"}}),
-    })
     env.pop("AIRFLOW__LOGGING__LOGGING_LEVEL", None)
-    try:
+    # a sandbox ScrapeOps API: it fetches the sandbox Indeed's (loopback) pages as they are
+    with scrapeops_sandbox({}, PROXY_KEY) as (endpoint, proxy):
+        env.update({
+            "JOBREQS_STATE_DIR": str(tmp_path / "state"),
+            "AIRFLOW_CONN_JOBREQS_WAREHOUSE": json.dumps(warehouse_conn),
+            "AIRFLOW_CONN_OPENAI_DEFAULT": os.environ["AIRFLOW_CONN_OPENAI_DEFAULT"],
+            "AIRFLOW_CONN_INDEED_PROXY": json.dumps({"conn_type": "http", "password": PROXY_KEY, "extra": {
+                "api": "scrapeops", "endpoint": endpoint}}),
+        })
         result = subprocess.run([str(Path(sys.executable).with_name("jobreqs")), "-v", "run", "--backend", "openai"],
                                 env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1500)
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert "[debug" in output.lower() and "MaskSecret(body omitted)" in output  # DEBUG, and it was tested
