@@ -26,12 +26,21 @@ import os
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+def _record_failure(context, will_retry: bool = False) -> None:
+    from jobreqs.pipeline import record_failure
+
+    record_failure(context, will_retry=will_retry)
+
+
 default_args = {
     "owner": "jobreqs",
     "retries": 2,
     "retry_delay": dt.timedelta(minutes=2),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=10),
+    # A failed sweep says where and why in jobreqs.pipeline_runs, as the daily DAG's tasks do.
+    "on_failure_callback": _record_failure,
+    "on_retry_callback": lambda context: _record_failure(context, will_retry=True),
 }
 
 
