@@ -32,6 +32,7 @@ from pathlib import Path
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="jobreqs-bench-airflow-"))
 
+from benchmarks.figures import figure  # noqa: E402
 from jobreqs.config import PROJECT_ROOT, SOURCE_DATA_DIR  # noqa: E402
 from transforms.clean_up import clean_up_postings  # noqa: E402
 from transforms.extract.local import local_extractor  # noqa: E402
@@ -104,6 +105,10 @@ def main() -> int:
     print(f"         postings that publish a planted technology    before   after")
     print(f"         local matcher                                  {len(before_local):>6}  {len(published(local, cases)):>6}")
     print(f"         openai, a model that obeys the text            {len(before_openai):>6}  {len(published(remote, cases)):>6}")
+    figure("injected postings publishing a planted technology (local)", len(published(local, cases)), "", "0",
+           not published(local, cases))
+    figure("injected postings publishing a planted technology (openai, obeying model)", len(published(remote, cases)),
+           "", "0", not published(remote, cases))
     print(f"         openai replies quarantined as injected: {remote_run.counts['error_kinds'].get('injection', 0)}"
           f" of {len(cases)}; real technologies the local matcher still publishes on them: {real_kept} of {real_total}"
           " (a paragraph that addresses the extractor is no evidence at all)")

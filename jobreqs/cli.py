@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox-month": ("jobreqs.sandbox_month", "run (or re-run) 30 dates on the sandboxes and show their trends"),
     "migrate": ("jobreqs.warehouse_cli", "apply the warehouse migrations"),
     "warehouse-url": ("jobreqs.warehouse_cli", "print how to connect a SQL client to the warehouse"),
+    "rebuild-marts": ("jobreqs.warehouse_cli", "rebuild every trend mart from all of history (after a mart's definition changes)"),
     "ui": ("jobreqs.ui", "start the Airflow UI (airflow standalone) with the project's DAGs and plugins"),
     "indeed-parse": ("scrapers.indeed.cli", "parse saved Indeed search or job pages to JSON Lines"),
     "upwork-authorize": ("scrapers.upwork.authorize", "authorize the Upwork OAuth app once (authorization-code flow)"),

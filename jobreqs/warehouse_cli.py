@@ -1,4 +1,4 @@
-"""``jobreqs migrate`` and ``jobreqs warehouse-url``."""
+"""``jobreqs migrate``, ``jobreqs warehouse-url`` and ``jobreqs rebuild-marts``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,17 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         applied = warehouse.migrate()
         print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    elif args.command == "rebuild-marts":
+        # Publish keeps the marts up to date date by date; this derives them again from all of
+        # history, for when a mart's definition (or the taxonomy's categories) changed.
+        from transforms.marts import refresh_marts
+
+        warehouse.migrate()
+        with warehouse.connect() as conn:
+            report = refresh_marts(conn)
+        for name, mart in report["marts"].items():
+            print(f"{name:26s} {mart['rows']:>10d} rows")
+        print(f"rebuilt in {report['seconds']:.1f}s")
     else:
         conninfo = warehouse.migrate() and warehouse.warehouse_conninfo() or warehouse.warehouse_conninfo()
         print(f"pipeline: {warehouse.describe(conninfo)}")

@@ -121,3 +121,67 @@ def test_atomic_write_leaves_nothing_on_failure(lake_root):
     lake.write_jsonl_gz(target, [{"a": 1}, {"b": "é"}])
     with target.open("rb") as handle:
         assert [json.loads(x) for x in gzip.decompress(handle.read()).splitlines()] == [{"a": 1}, {"b": "é"}]
+
+
+def _rows(conn, query):
+    return sorted(tuple(r) for r in conn.execute(query).fetchall())
+
+
+def test_load_merges_a_postings_records_across_batches_as_one_upsert(warehouse):
+    """A posting met twice in one load (in different batches): the first record is COPYed
+    straight in, the later one merged: the last record's values, the union of keywords and
+    extraction results, exactly as one upsert of the whole load."""
+    base = {"source": "indeed", "title": "Data Engineer", "posting_date": "2026-11-20",
+            "description_text": "Python", "content_hash": "h", "search_location": "remote"}
+    records = [
+        base | {"source_id": "a", "keywords": ["data engineer"], "technologies": ["python"], "unmapped_terms": ["foo"]},
+        base | {"source_id": "b", "keywords": ["data analyst"], "technologies": ["excel"]},
+        base | {"source_id": "c", "keywords": ["data analyst"], "technologies": ["sql"]},
+        base | {"source_id": "a", "title": "Senior Data Engineer", "keywords": ["data scientist"],
+                "technologies": ["spark"], "unmapped_terms": ["bar"], "posted_at": "2026-11-19T10:00:00+00:00"},
+        base | {"source_id": "b", "keywords": ["data analyst"], "extraction_error": "timeout"},
+    ]
+    with psycopg.connect(warehouse) as conn:
+        stats = load_postings(conn, records, batch_records=2)
+        postings = _rows(conn, "SELECT source_id, title, posted_at IS NOT NULL, extraction_backend FROM jobreqs.postings")
+        keywords = _rows(conn, "SELECT source_id, keyword, search_location FROM jobreqs.posting_keywords")
+        techs = _rows(conn, "SELECT source_id, technology FROM jobreqs.posting_technologies")
+        unmapped = _rows(conn, "SELECT source_id, term, first_seen FROM jobreqs.unmapped_terms")
+    assert postings == [("a", "Senior Data Engineer", True, None), ("b", "Data Engineer", False, None),
+                        ("c", "Data Engineer", False, None)]
+    assert keywords == [("a", "data engineer", "remote"), ("a", "data scientist", "remote"),
+                        ("b", "data analyst", "remote"), ("c", "data analyst", "remote")]
+    assert techs == [("a", "python"), ("a", "spark"), ("b", "excel"), ("c", "sql")]
+    assert unmapped == [("a", "bar", DAY), ("a", "foo", DAY)]
+    assert stats["postings_upserted"] == 3 and stats["records"] == 5
+    assert stats["postings_staged"] == 2 and stats["kept_previous_technologies"] == 1
+
+
+def test_reload_rewrites_only_what_changed(warehouse):
+    """A re-load of the same records rewrites no row; a changed extraction replaces that
+    posting's technologies only, and a failed one keeps them."""
+    records = [{"source": "indeed", "source_id": f"k{i}", "title": "Analyst", "posting_date": "2026-11-20",
+                "description_text": f"text {i}", "content_hash": f"h{i}", "keywords": ["data analyst"],
+                "technologies": ["python", "sql"], "unmapped_terms": ["foo"], "extraction_backend": "local"}
+               for i in range(4)]
+    versions = ("SELECT 'p', source_id, xmin::text FROM jobreqs.postings UNION ALL "
+                "SELECT 't', source_id || ':' || technology, xmin::text FROM jobreqs.posting_technologies UNION ALL "
+                "SELECT 'u', source_id || ':' || term, xmin::text FROM jobreqs.unmapped_terms")
+    with psycopg.connect(warehouse) as conn:
+        load_postings(conn, records)
+        before = _rows(conn, versions)
+        again = load_postings(conn, records)
+        assert _rows(conn, versions) == before  # same row versions: nothing rewritten
+        assert again["posting_technologies"] == 0 and again["postings_staged"] == 4
+        changed = [records[0] | {"technologies": ["python", "spark"], "unmapped_terms": []},
+                   records[1] | {"extraction_error": "rate limited", "technologies": []}]
+        load_postings(conn, changed + records[2:])
+        after = dict(((kind, key), xmin) for kind, key, xmin in _rows(conn, versions))
+        techs = _rows(conn, "SELECT source_id, technology FROM jobreqs.posting_technologies WHERE source_id IN ('k0', 'k1')")
+        backends = _rows(conn, "SELECT source_id, extraction_backend FROM jobreqs.postings WHERE source_id IN ('k0', 'k1')")
+    old = dict(((kind, key), xmin) for kind, key, xmin in before)
+    assert techs == [("k0", "python"), ("k0", "spark"), ("k1", "python"), ("k1", "sql")]
+    assert backends == [("k0", "local"), ("k1", "local")]
+    rewritten = sorted(k for k in after if after[k] != old.get(k))
+    assert rewritten == [("t", "k0:spark")]
+    assert ("u", "k0:foo") not in after and ("t", "k0:sql") not in after

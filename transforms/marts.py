@@ -1,10 +1,11 @@
 """The trend marts: refreshing them (the DAG's publish stage) and reading them (page and export).
 
-The marts themselves are SQL (``sql/migrations/0004_analytics.sql``, ``0005_upwork_marts.sql``,
-documented in ``docs/marts.md``). This module:
+The marts are tables (``sql/migrations/0016_incremental_marts.sql``; their columns documented in
+``docs/marts.md``) whose contents this module defines. It:
 
-- refreshes the materialised ones, in dependency order, ``CONCURRENTLY`` so that readers are never
-  blocked (``refresh_marts``);
+- keeps them up to date incrementally (``update_marts``: only the rows whose windows hold the dates
+  a run touched) and rebuilds them from all of history on demand (``refresh_marts``), in one
+  transaction each, so that readers are never blocked;
 - opens read-only connections as the ``jobreqs_reader`` role (``reader_connection``);
 - answers the questions the trends page asks (``filter_options``, ``compare_periods``,
   ``trend_series``, ``last_run``) and streams the rows an export writes (``trend_rows``).
@@ -27,8 +28,9 @@ from psycopg.rows import dict_row
 
 log = logging.getLogger(__name__)
 
-#: Materialised views in refresh order (each depends only on the ones before it).
-MATERIALIZED_MARTS: tuple[str, ...] = (
+#: The marts publish keeps up to date, in dependency order (each reads only the ones before it).
+#: Tables since migration 0016 (they were materialised views).
+MARTS: tuple[str, ...] = (
     "postings_daily",
     "technology_daily",
     "category_daily",
@@ -36,6 +38,7 @@ MATERIALIZED_MARTS: tuple[str, ...] = (
     "technology_period_shares",
     "technology_pairs",
 )
+MATERIALIZED_MARTS = MARTS  # the former name, kept for callers
 
 READER_ROLE = "jobreqs_reader"
 #: Optional Airflow connection that logs in as the reader directly (see docs/marts.md).
@@ -43,61 +46,380 @@ READER_CONN_ID = "jobreqs_warehouse_reader"
 ALL = "all"
 
 
-# --- refresh -------------------------------------------------------------------------------------
+# --- keeping the marts up to date ----------------------------------------------------------------
+#
+# Every mart row depends on a bounded stretch of dates: a daily row on its day; a technology_trends
+# row on the 56 days up to it (its 7/28-day windows and the ones before them); a
+# technology_period_shares row on its week or month and the one before; a technology_pairs row on
+# its month. So when the dates D change, publish recomputes exactly the rows whose stretch meets
+# D, reading only those stretches: the cost is set by the day, not by history. The SQL below is
+# the definition of each mart (formerly its materialised view, 0004_analytics.sql), restricted by
+# date; a full rebuild is the same code over every date.
+
+TREND_SPAN = 55  # days before a trends row that its windows read (days -55..0)
+
+# The postings of the dates in every slice they belong to: the staging view posting_slices
+# restricted to those dates (reading only their keywords, not the view's DISTINCT over all of them).
+_SLICES_OF_DATES = """
+WITH day_postings AS (
+    SELECT source, source_id, posting_date FROM jobreqs.postings WHERE posting_date = ANY(%(dates)s::date[])
+),
+posting_keyword AS (
+    SELECT p.source, p.source_id, p.posting_date, COALESCE(k.keyword, '(none)') AS keyword
+    FROM day_postings p
+    LEFT JOIN LATERAL (SELECT DISTINCT pk.keyword FROM jobreqs.posting_keywords pk
+                       WHERE pk.source = p.source AND pk.source_id = p.source_id) k ON true
+),
+s AS (
+    SELECT DISTINCT pk.source, pk.source_id, pk.posting_date, sl.slice_source, kw.slice_keyword
+    FROM posting_keyword pk
+    CROSS JOIN LATERAL (VALUES (pk.source), ('all')) AS sl (slice_source)
+    CROSS JOIN LATERAL (VALUES (pk.keyword), ('all')) AS kw (slice_keyword)
+)
+"""
+
+_POSTINGS_DAILY = _SLICES_OF_DATES + """
+INSERT INTO jobreqs.postings_daily (posting_date, source, keyword, postings, postings_with_technology)
+SELECT s.posting_date, s.slice_source, s.slice_keyword,
+       count(*)::integer,
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM jobreqs.posting_technologies pt
+           WHERE pt.source = s.source AND pt.source_id = s.source_id))::integer
+FROM s
+GROUP BY s.posting_date, s.slice_source, s.slice_keyword
+"""
+
+_TECHNOLOGY_DAILY = _SLICES_OF_DATES + """
+INSERT INTO jobreqs.technology_daily (posting_date, source, keyword, technology, category, postings, total_postings, share)
+SELECT s.posting_date, s.slice_source, s.slice_keyword, pt.technology,
+       COALESCE(t.category, 'uncategorised'),
+       count(*)::integer, d.postings, count(*)::numeric / d.postings
+FROM s
+JOIN jobreqs.posting_technologies pt ON pt.source = s.source AND pt.source_id = s.source_id
+LEFT JOIN jobreqs.technologies t ON t.name = pt.technology
+JOIN jobreqs.postings_daily d
+  ON d.posting_date = s.posting_date AND d.source = s.slice_source AND d.keyword = s.slice_keyword
+GROUP BY s.posting_date, s.slice_source, s.slice_keyword, pt.technology, t.category, d.postings
+"""
+
+_CATEGORY_DAILY = _SLICES_OF_DATES + """
+INSERT INTO jobreqs.category_daily (posting_date, source, keyword, category, postings, technologies, total_postings, share)
+SELECT s.posting_date, s.slice_source, s.slice_keyword,
+       COALESCE(t.category, 'uncategorised'),
+       count(DISTINCT s.source || ':' || s.source_id)::integer,
+       count(DISTINCT pt.technology)::integer,
+       d.postings,
+       count(DISTINCT s.source || ':' || s.source_id)::numeric / d.postings
+FROM s
+JOIN jobreqs.posting_technologies pt ON pt.source = s.source AND pt.source_id = s.source_id
+LEFT JOIN jobreqs.technologies t ON t.name = pt.technology
+JOIN jobreqs.postings_daily d
+  ON d.posting_date = s.posting_date AND d.source = s.slice_source AND d.keyword = s.slice_keyword
+GROUP BY s.posting_date, s.slice_source, s.slice_keyword, COALESCE(t.category, 'uncategorised'), d.postings
+"""
+
+# Windows read the context days (55 before each output day); rows are written for the output days.
+_TECHNOLOGY_TRENDS = """
+INSERT INTO jobreqs.technology_trends
+WITH slice_days AS (
+    SELECT posting_date, source, keyword, postings AS total_postings,
+           sum(postings) OVER (PARTITION BY source, keyword ORDER BY posting_date
+               RANGE BETWEEN INTERVAL '6 days' PRECEDING AND CURRENT ROW)            AS total_7d,
+           sum(postings) OVER (PARTITION BY source, keyword ORDER BY posting_date
+               RANGE BETWEEN INTERVAL '13 days' PRECEDING AND INTERVAL '7 days' PRECEDING) AS total_7d_prev,
+           sum(postings) OVER (PARTITION BY source, keyword ORDER BY posting_date
+               RANGE BETWEEN INTERVAL '27 days' PRECEDING AND CURRENT ROW)           AS total_28d,
+           sum(postings) OVER (PARTITION BY source, keyword ORDER BY posting_date
+               RANGE BETWEEN INTERVAL '55 days' PRECEDING AND INTERVAL '28 days' PRECEDING) AS total_28d_prev
+    FROM jobreqs.postings_daily
+    WHERE posting_date = ANY(%(context)s::date[])
+),
+tech_spans AS (
+    SELECT source, keyword, technology, min(posting_date) AS first_day, max(posting_date) + 55 AS last_day
+    FROM jobreqs.technology_daily
+    WHERE posting_date = ANY(%(context)s::date[])
+    GROUP BY source, keyword, technology
+),
+grid AS (
+    SELECT d.*, s.technology, COALESCE(t.postings, 0) AS postings
+    FROM tech_spans s
+    JOIN slice_days d
+      ON d.source = s.source AND d.keyword = s.keyword AND d.posting_date BETWEEN s.first_day AND s.last_day
+    LEFT JOIN jobreqs.technology_daily t
+      ON t.posting_date = d.posting_date AND t.source = d.source
+     AND t.keyword = d.keyword AND t.technology = s.technology
+),
+windowed AS (
+    SELECT g.*,
+           sum(postings) OVER w_tech_7       AS postings_7d,
+           sum(postings) OVER w_tech_7_prev  AS postings_7d_prev,
+           sum(postings) OVER w_tech_28      AS postings_28d,
+           sum(postings) OVER w_tech_28_prev AS postings_28d_prev
+    FROM grid g
+    WINDOW w AS (PARTITION BY source, keyword, technology ORDER BY posting_date),
+           w_tech_7       AS (w RANGE BETWEEN INTERVAL '6 days' PRECEDING AND CURRENT ROW),
+           w_tech_7_prev  AS (w RANGE BETWEEN INTERVAL '13 days' PRECEDING AND INTERVAL '7 days' PRECEDING),
+           w_tech_28      AS (w RANGE BETWEEN INTERVAL '27 days' PRECEDING AND CURRENT ROW),
+           w_tech_28_prev AS (w RANGE BETWEEN INTERVAL '55 days' PRECEDING AND INTERVAL '28 days' PRECEDING)
+)
+SELECT w.posting_date, w.source, w.keyword, w.technology,
+       COALESCE(t.category, 'uncategorised') AS category,
+       w.postings::integer AS postings,
+       w.total_postings::integer AS total_postings,
+       w.postings::numeric / w.total_postings AS share,
+       w.postings_7d::integer AS postings_7d,
+       w.total_7d::integer AS total_postings_7d,
+       w.postings_7d::numeric / w.total_7d AS share_7d,
+       w.postings_28d::integer AS postings_28d,
+       w.total_28d::integer AS total_postings_28d,
+       w.postings_28d::numeric / w.total_28d AS share_28d,
+       CASE WHEN w.total_7d_prev > 0 THEN COALESCE(w.postings_7d_prev, 0) END::integer AS postings_7d_prev_week,
+       COALESCE(w.postings_7d_prev, 0)::numeric / NULLIF(w.total_7d_prev, 0) AS share_7d_prev_week,
+       w.postings_7d::numeric / w.total_7d
+           - COALESCE(w.postings_7d_prev, 0)::numeric / NULLIF(w.total_7d_prev, 0) AS wow_change,
+       CASE WHEN w.total_28d_prev > 0 THEN COALESCE(w.postings_28d_prev, 0) END::integer AS postings_28d_prev_month,
+       COALESCE(w.postings_28d_prev, 0)::numeric / NULLIF(w.total_28d_prev, 0) AS share_28d_prev_month,
+       w.postings_28d::numeric / w.total_28d
+           - COALESCE(w.postings_28d_prev, 0)::numeric / NULLIF(w.total_28d_prev, 0) AS mom_change
+FROM windowed w
+LEFT JOIN jobreqs.technologies t ON t.name = w.technology
+WHERE (w.postings_28d > 0 OR w.postings_28d_prev > 0)
+  AND w.posting_date = ANY(%(trend_days)s::date[])
+"""
+
+# Rows of the output periods; their totals and counts, and the previous periods', from the
+# daily marts of those periods only.
+_TECHNOLOGY_PERIOD_SHARES = """
+INSERT INTO jobreqs.technology_period_shares
+WITH kinds (period, step) AS (VALUES ('week', INTERVAL '1 week'), ('month', INTERVAL '1 month')),
+period_totals AS (
+    SELECT k.period, k.step, date_trunc(k.period, d.posting_date::timestamp)::date AS period_start,
+           d.source, d.keyword,
+           sum(d.postings)::integer AS total_postings,
+           count(*)::integer AS days_with_postings
+    FROM jobreqs.postings_daily d CROSS JOIN kinds k
+    WHERE d.posting_date = ANY(%(period_days)s::date[])
+    GROUP BY 1, 2, 3, 4, 5
+),
+period_counts AS (
+    SELECT k.period, date_trunc(k.period, t.posting_date::timestamp)::date AS period_start,
+           t.source, t.keyword, t.technology, sum(t.postings)::integer AS postings
+    FROM jobreqs.technology_daily t CROSS JOIN kinds k
+    WHERE t.posting_date = ANY(%(period_days)s::date[])
+    GROUP BY 1, 2, 3, 4, 5
+),
+grid AS (
+    SELECT period, period_start, source, keyword, technology FROM period_counts
+    UNION
+    SELECT c.period, (c.period_start + k.step)::date, c.source, c.keyword, c.technology
+    FROM period_counts c JOIN kinds k USING (period)
+),
+outputs AS (
+    SELECT * FROM grid
+    WHERE (period = 'week' AND period_start = ANY(%(weeks)s::date[]))
+       OR (period = 'month' AND period_start = ANY(%(months)s::date[]))
+)
+SELECT g.period, g.period_start,
+       (g.period_start + cur.step - INTERVAL '1 day')::date AS period_end,
+       g.source, g.keyword, g.technology,
+       COALESCE(t.category, 'uncategorised') AS category,
+       COALESCE(c.postings, 0) AS postings,
+       cur.total_postings,
+       COALESCE(c.postings, 0)::numeric / cur.total_postings AS share,
+       cur.days_with_postings,
+       rank() OVER (PARTITION BY g.period, g.period_start, g.source, g.keyword
+                    ORDER BY COALESCE(c.postings, 0) DESC)::integer AS rank,
+       CASE WHEN prev.total_postings IS NOT NULL THEN COALESCE(p.postings, 0) END AS prev_postings,
+       prev.total_postings AS prev_total_postings,
+       COALESCE(p.postings, 0)::numeric / prev.total_postings AS prev_share,
+       COALESCE(c.postings, 0)::numeric / cur.total_postings
+           - COALESCE(p.postings, 0)::numeric / prev.total_postings AS change
+FROM outputs g
+JOIN period_totals cur
+  ON cur.period = g.period AND cur.period_start = g.period_start
+ AND cur.source = g.source AND cur.keyword = g.keyword
+LEFT JOIN period_totals prev
+  ON prev.period = g.period AND (prev.period_start + prev.step)::date = g.period_start
+ AND prev.source = g.source AND prev.keyword = g.keyword
+LEFT JOIN period_counts c
+  ON c.period = g.period AND c.period_start = g.period_start AND c.source = g.source
+ AND c.keyword = g.keyword AND c.technology = g.technology
+LEFT JOIN period_counts p
+  ON p.period = g.period AND (p.period_start + cur.step)::date = g.period_start AND p.source = g.source
+ AND p.keyword = g.keyword AND p.technology = g.technology
+LEFT JOIN jobreqs.technologies t ON t.name = g.technology
+"""
+
+_TECHNOLOGY_PAIRS = """
+INSERT INTO jobreqs.technology_pairs
+WITH posting_tech AS (
+    SELECT pt.source, pt.source_id, pt.technology,
+           date_trunc('month', p.posting_date::timestamp)::date AS month
+    FROM jobreqs.posting_technologies pt
+    JOIN jobreqs.postings p ON p.source = pt.source AND p.source_id = pt.source_id
+    WHERE p.posting_date = ANY(%(pair_days)s::date[])
+),
+pairs_by_source AS (
+    SELECT a.month, a.source, a.technology AS technology_a, b.technology AS technology_b,
+           count(*)::integer AS postings_together
+    FROM posting_tech a
+    JOIN posting_tech b
+      ON b.source = a.source AND b.source_id = a.source_id AND a.technology < b.technology
+    GROUP BY 1, 2, 3, 4
+),
+pairs AS (
+    SELECT * FROM pairs_by_source
+    UNION ALL
+    SELECT month, 'all', technology_a, technology_b, sum(postings_together)::integer
+    FROM pairs_by_source
+    GROUP BY month, technology_a, technology_b
+),
+singles AS NOT MATERIALIZED (
+    SELECT period_start AS month, source, technology, postings, total_postings
+    FROM jobreqs.technology_period_shares
+    WHERE period = 'month' AND keyword = 'all'
+)
+SELECT p.month, p.source, p.technology_a, p.technology_b, p.postings_together,
+       a.postings AS postings_a, b.postings AS postings_b, a.total_postings,
+       p.postings_together::numeric / (a.postings + b.postings - p.postings_together) AS jaccard,
+       p.postings_together::numeric / a.postings AS share_of_a_with_b,
+       p.postings_together::numeric / b.postings AS share_of_b_with_a,
+       p.postings_together::numeric * a.total_postings / (a.postings::numeric * b.postings) AS lift
+FROM pairs p
+JOIN singles a ON a.month = p.month AND a.source = p.source AND a.technology = p.technology_a
+JOIN singles b ON b.month = p.month AND b.source = p.source AND b.technology = p.technology_b
+"""
+
+
+def _days(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Every date from ``start`` to ``end`` (exclusive)."""
+    return [start + dt.timedelta(days=i) for i in range((end - start).days)]
+
+
+def _month(day: dt.date, months: int = 0) -> dt.date:
+    """First day of ``day``'s month, ``months`` later."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def affected(dates) -> dict[str, list[dt.date]]:
+    """For changed posting dates, what each mart recomputes (``*_days``: the rows it writes or
+    the daily rows it reads): the parameters of the statements above."""
+    dates = sorted(set(dates))
+    span = dt.timedelta(days=TREND_SPAN)
+    trend_days, context, weeks, months, period_days, pair_days = set(), set(), set(), set(), set(), set()
+    for d in dates:
+        trend_days.update(_days(d, d + span + dt.timedelta(days=1)))
+        context.update(_days(d - span, d + span + dt.timedelta(days=1)))
+        monday = d - dt.timedelta(days=d.weekday())
+        for week in (monday, monday + dt.timedelta(days=7)):  # the next week's change reads this one
+            weeks.add(week)
+            period_days.update(_days(week - dt.timedelta(days=7), week + dt.timedelta(days=7)))
+        for month in (_month(d), _month(d, 1)):
+            months.add(month)
+            period_days.update(_days(_month(month, -1), _month(month, 1)))
+        pair_days.update(_days(_month(d), _month(d, 1)))
+    return {"dates": dates, "trend_days": sorted(trend_days), "context": sorted(context),
+            "weeks": sorted(weeks), "months": sorted(months), "period_days": sorted(period_days),
+            "pair_days": sorted(pair_days)}
+
+
+def _recompute(conn: psycopg.Connection, dates) -> dict:
+    """Delete and write again every mart row that depends on ``dates``; return rows written and
+    seconds per mart. Runs inside the caller's transaction."""
+    p = affected(dates)
+    months_of_pairs = sorted({_month(d) for d in p["dates"]})
+    steps = (
+        ("postings_daily", "DELETE FROM jobreqs.postings_daily WHERE posting_date = ANY(%(dates)s::date[])", _POSTINGS_DAILY),
+        ("technology_daily", "DELETE FROM jobreqs.technology_daily WHERE posting_date = ANY(%(dates)s::date[])", _TECHNOLOGY_DAILY),
+        ("category_daily", "DELETE FROM jobreqs.category_daily WHERE posting_date = ANY(%(dates)s::date[])", _CATEGORY_DAILY),
+        ("technology_trends", "DELETE FROM jobreqs.technology_trends WHERE posting_date = ANY(%(trend_days)s::date[])",
+         _TECHNOLOGY_TRENDS),
+        ("technology_period_shares",
+         """DELETE FROM jobreqs.technology_period_shares
+            WHERE (period = 'week' AND period_start = ANY(%(weeks)s::date[]))
+               OR (period = 'month' AND period_start = ANY(%(months)s::date[]))""",
+         _TECHNOLOGY_PERIOD_SHARES),
+        ("technology_pairs", "DELETE FROM jobreqs.technology_pairs WHERE month = ANY(%(pair_months)s::date[])",
+         _TECHNOLOGY_PAIRS),
+    )
+    params = p | {"pair_months": months_of_pairs}
+    report = {}
+    with conn.cursor() as cur:
+        for name, delete, insert in steps:
+            t0 = time.monotonic()
+            cur.execute(delete, params)
+            cur.execute(insert, params)
+            report[name] = {"rows": cur.rowcount, "seconds": round(time.monotonic() - t0, 3)}
+    return report
+
+
+def update_marts(conn: psycopg.Connection, dates=()) -> dict:
+    """Bring the marts up to date for ``dates`` and every date marked pending (by the load, in
+    ``mart_pending_dates``), in one transaction: readers see the old rows until it commits, and
+    publishes (several runs at once) take turns. Returns ``{"dates": [...], "marts": {name:
+    {"rows": written, "seconds": s}}, "seconds": s}``."""
+    started = time.monotonic()
+    with conn.transaction():
+        # Publishes take turns (SHARE ROW EXCLUSIVE conflicts with itself, not with readers).
+        conn.execute("LOCK TABLE jobreqs.postings_daily IN SHARE ROW EXCLUSIVE MODE")
+        pending = conn.execute("SELECT posting_date, version FROM jobreqs.mart_pending_dates").fetchall()
+        todo = sorted({*(dt.date.fromisoformat(d) if isinstance(d, str) else d for d in dates),
+                       *(d for d, _ in pending)})
+        report = _recompute(conn, todo) if todo else {}
+        if pending:
+            # Only the marks read above: a load that marks a date again meanwhile keeps it pending.
+            conn.execute(
+                """DELETE FROM jobreqs.mart_pending_dates m USING unnest(%s::date[], %s::bigint[]) AS r (d, v)
+                   WHERE m.posting_date = r.d AND m.version = r.v""",
+                ([d for d, _ in pending], [v for _, v in pending]),
+            )
+    seconds = round(time.monotonic() - started, 3)
+    log.info("updated the marts for %d date(s) in %.2fs", len(todo), seconds)
+    return {"dates": [d.isoformat() for d in todo], "marts": report, "seconds": seconds}
+
 
 def refresh_marts(conn: psycopg.Connection) -> dict:
-    """Refresh every materialised mart, in dependency order; return rows and seconds per mart.
-
-    ``CONCURRENTLY`` (readers keep reading the old contents meanwhile) when the view holds rows,
-    a plain refresh when it is empty or unpopulated (nothing to protect; Postgres refuses
-    ``CONCURRENTLY`` on an unpopulated view). Each
-    refresh is committed on its own (the connection may be in autocommit mode or not). The caller's role must own the views (the role that migrated).
-    Returns ``{"marts": {name: {"rows": n, "seconds": s, "concurrently": bool}}, "seconds": s}``.
-    """
+    """Rebuild every mart from all of history (``jobreqs rebuild-marts``): for when a mart's
+    definition or the taxonomy's categories change. The same statements as ``update_marts`` over
+    every date the base tables or the marts hold, in one transaction (readers keep reading the
+    old rows meanwhile). Returns ``{"marts": {name: {"rows": total, "seconds": s, "concurrently":
+    True}}, "seconds": s}`` (readers are never blocked, as with the former concurrent refresh)."""
     started = time.monotonic()
-    report: dict[str, dict] = {}
-    for name in MATERIALIZED_MARTS:
-        row = conn.execute(
-            """SELECT c.relispopulated FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = 'jobreqs' AND c.relname = %s AND c.relkind = 'm'""",
-            (name,),
-        ).fetchone()
-        if row is None:
-            raise RuntimeError(f"materialised view jobreqs.{name} does not exist: run `jobreqs migrate`")
-        # An empty view has no reader to protect: a plain refresh fills it much faster.
-        concurrently = bool(row[0]) and conn.execute(
-            sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier("jobreqs", name))).fetchone()[0]
-        t0 = time.monotonic()
-        statement = sql.SQL("REFRESH MATERIALIZED VIEW {} {}").format(
-            sql.SQL("CONCURRENTLY") if concurrently else sql.SQL(""),
-            sql.Identifier("jobreqs", name),
-        )
-        conn.execute(statement)
-        if not conn.autocommit:
-            conn.commit()  # each refresh on its own: a later failure does not undo it
+    with conn.transaction():
+        dates = [d for (d,) in conn.execute(
+            """SELECT posting_date FROM jobreqs.postings UNION SELECT posting_date FROM jobreqs.postings_daily
+               UNION SELECT posting_date FROM jobreqs.technology_trends ORDER BY 1""")]
+        conn.execute("DELETE FROM jobreqs.technology_period_shares")
+        conn.execute("DELETE FROM jobreqs.technology_pairs")
+        updated = update_marts(conn, dates)
+    report = {}
+    for name in MARTS:
         rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("jobreqs", name))).fetchone()[0]
-        report[name] = {"rows": int(rows), "seconds": round(time.monotonic() - t0, 3), "concurrently": concurrently}
-        log.info("refreshed jobreqs.%s: %d rows in %.2fs", name, rows, report[name]["seconds"])
+        report[name] = {"rows": int(rows), "seconds": updated["marts"].get(name, {}).get("seconds", 0.0),
+                        "concurrently": True}
     if not conn.autocommit:
         conn.commit()  # end the read transaction of the counts
     return {"marts": report, "seconds": round(time.monotonic() - started, 3)}
 
 
 def publish(logical_date: dt.date | str, conninfo: str | None = None, lake_root=None) -> dict:
-    """The DAG's publish stage for ``logical_date``: refresh the marts, then write the day's trend
-    rows to the lake (``curated/technology_trends/dt=D/part-0000.parquet``, replaced on re-run).
-    Connects as the ``jobreqs_warehouse`` connection (the role that owns the marts).
-    Returns a small JSON-able dict for XCom:
-    ``{"logical_date", "marts": {name: rows}, "refresh_seconds", "curated_rows", "curated_path"}``."""
+    """The DAG's publish stage for ``logical_date``: bring the marts up to date for that date and
+    every date the loads marked (``update_marts``: only the rows whose windows hold those dates),
+    then write the day's trend rows to the lake (``curated/technology_trends/dt=D/part-0000.parquet``,
+    replaced on re-run). Connects as the ``jobreqs_warehouse`` connection.
+    Returns a small JSON-able dict for XCom: ``{"logical_date", "dates" (recomputed), "marts":
+    {name: rows written}, "refresh_seconds", "curated_rows", "curated_path"}``."""
     from jobreqs.warehouse import connect
     from transforms.export import publish_curated
 
     day = dt.date.fromisoformat(logical_date) if isinstance(logical_date, str) else logical_date
     with connect(conninfo) as conn:
-        refreshed = refresh_marts(conn)
+        refreshed = update_marts(conn, [day])
         curated = publish_curated(conn, day, lake_root)
     return {
         "logical_date": day.isoformat(),
+        "dates": refreshed["dates"],
         "marts": {name: m["rows"] for name, m in refreshed["marts"].items()},
         "refresh_seconds": refreshed["seconds"],
         "curated_rows": curated["rows"],
@@ -351,12 +673,13 @@ def render_reference(conn: psycopg.Connection) -> str:
     relations = conn.execute(
         """SELECT c.oid, c.relname, c.relkind, obj_description(c.oid, 'pg_class') AS doc
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = 'jobreqs' AND c.relkind IN ('v', 'm') ORDER BY c.relname"""
+           WHERE n.nspname = 'jobreqs' AND (c.relkind IN ('v', 'm') OR c.relname = ANY(%s)) ORDER BY c.relname""",
+        (list(MARTS),),
     ).fetchall()
     parts = []
     for rel in relations:
         row = rel if isinstance(rel, dict) else dict(zip(("oid", "relname", "relkind", "doc"), rel))
-        kind = "materialised view, refreshed by publish" if row["relkind"] == "m" else "view"
+        kind = "mart, kept up to date by publish" if row["relname"] in MARTS else "view"
         parts.append(f"### `jobreqs.{row['relname']}` ({kind})\n\n{row['doc'] or ''}\n\n| column | type | meaning |\n|---|---|---|")
         columns = conn.execute(
             """SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, col_description(a.attrelid, a.attnum) AS doc
