@@ -187,6 +187,70 @@ WHERE (w.postings_28d > 0 OR w.postings_28d_prev > 0)
   AND w.posting_date = ANY(%(trend_days)s::date[])
 """
 
+# The same rows for a few output days (a daily publish), aggregated directly: each output slice day
+# joined to its slice's daily rows of the 55 days before. A technology has a row exactly when it
+# has daily rows in those 56 days (postings_28d > 0 OR postings_28d_prev > 0 above); the sums are
+# those of the windows (NULL when the window holds no row, as above; the technology's own counts
+# are 0 then, as the grid's zeros make them above). Cost: the days' windows, whatever the history;
+# a full rebuild uses the windowed form, linear in history.
+_TECHNOLOGY_TRENDS_OF_DAYS = """
+INSERT INTO jobreqs.technology_trends
+WITH outputs AS (
+    SELECT posting_date, source, keyword, postings AS total_postings
+    FROM jobreqs.postings_daily WHERE posting_date = ANY(%(trend_days)s::date[])
+),
+totals AS (
+    SELECT o.posting_date, o.source, o.keyword, o.total_postings,
+           sum(d.postings) FILTER (WHERE d.posting_date > o.posting_date - 7)  AS total_7d,
+           sum(d.postings) FILTER (WHERE d.posting_date BETWEEN o.posting_date - 13 AND o.posting_date - 7) AS total_7d_prev,
+           sum(d.postings) FILTER (WHERE d.posting_date > o.posting_date - 28) AS total_28d,
+           sum(d.postings) FILTER (WHERE d.posting_date <= o.posting_date - 28) AS total_28d_prev
+    FROM outputs o
+    JOIN jobreqs.postings_daily d
+      ON d.source = o.source AND d.keyword = o.keyword
+     AND d.posting_date BETWEEN o.posting_date - 55 AND o.posting_date
+    GROUP BY o.posting_date, o.source, o.keyword, o.total_postings
+),
+counts AS (
+    SELECT o.posting_date, o.source, o.keyword, t.technology,
+           COALESCE(sum(t.postings) FILTER (WHERE t.posting_date = o.posting_date), 0) AS postings,
+           COALESCE(sum(t.postings) FILTER (WHERE t.posting_date > o.posting_date - 7), 0) AS postings_7d,
+           sum(t.postings) FILTER (WHERE t.posting_date BETWEEN o.posting_date - 13 AND o.posting_date - 7) AS postings_7d_prev,
+           COALESCE(sum(t.postings) FILTER (WHERE t.posting_date > o.posting_date - 28), 0) AS postings_28d,
+           sum(t.postings) FILTER (WHERE t.posting_date <= o.posting_date - 28) AS postings_28d_prev
+    FROM outputs o
+    JOIN jobreqs.technology_daily t
+      ON t.source = o.source AND t.keyword = o.keyword
+     AND t.posting_date BETWEEN o.posting_date - 55 AND o.posting_date
+    GROUP BY o.posting_date, o.source, o.keyword, t.technology
+)
+SELECT c.posting_date, c.source, c.keyword, c.technology,
+       COALESCE(t.category, 'uncategorised') AS category,
+       c.postings::integer AS postings,
+       w.total_postings::integer AS total_postings,
+       c.postings::numeric / w.total_postings AS share,
+       c.postings_7d::integer AS postings_7d,
+       w.total_7d::integer AS total_postings_7d,
+       c.postings_7d::numeric / w.total_7d AS share_7d,
+       c.postings_28d::integer AS postings_28d,
+       w.total_28d::integer AS total_postings_28d,
+       c.postings_28d::numeric / w.total_28d AS share_28d,
+       CASE WHEN w.total_7d_prev > 0 THEN COALESCE(c.postings_7d_prev, 0) END::integer AS postings_7d_prev_week,
+       COALESCE(c.postings_7d_prev, 0)::numeric / NULLIF(w.total_7d_prev, 0) AS share_7d_prev_week,
+       c.postings_7d::numeric / w.total_7d
+           - COALESCE(c.postings_7d_prev, 0)::numeric / NULLIF(w.total_7d_prev, 0) AS wow_change,
+       CASE WHEN w.total_28d_prev > 0 THEN COALESCE(c.postings_28d_prev, 0) END::integer AS postings_28d_prev_month,
+       COALESCE(c.postings_28d_prev, 0)::numeric / NULLIF(w.total_28d_prev, 0) AS share_28d_prev_month,
+       c.postings_28d::numeric / w.total_28d
+           - COALESCE(c.postings_28d_prev, 0)::numeric / NULLIF(w.total_28d_prev, 0) AS mom_change
+FROM counts c
+JOIN totals w ON w.posting_date = c.posting_date AND w.source = c.source AND w.keyword = c.keyword
+LEFT JOIN jobreqs.technologies t ON t.name = c.technology
+"""
+
+#: Up to this many output days (with postings), trends are aggregated per day; beyond, windowed.
+DIRECT_TRENDS_MAX_DAYS = 7
+
 # Rows of the output periods; their totals and counts, and the previous periods', from the
 # daily marts of those periods only.
 _TECHNOLOGY_PERIOD_SHARES = """
@@ -328,13 +392,17 @@ def _recompute(conn: psycopg.Connection, dates) -> dict:
     """Delete and write again every mart row that depends on ``dates``; return rows written and
     seconds per mart. Runs inside the caller's transaction."""
     p = affected(dates)
+    with conn.cursor() as cur:  # a daily run: its day is the only output day with postings yet
+        output_days = cur.execute("SELECT count(DISTINCT posting_date) FROM jobreqs.postings_daily "
+                                  "WHERE posting_date = ANY(%(trend_days)s::date[])", p).fetchone()[0]
+    trends = _TECHNOLOGY_TRENDS_OF_DAYS if output_days <= DIRECT_TRENDS_MAX_DAYS else _TECHNOLOGY_TRENDS
     months_of_pairs = sorted({_month(d) for d in p["dates"]})
     steps = (
         ("postings_daily", "DELETE FROM jobreqs.postings_daily WHERE posting_date = ANY(%(dates)s::date[])", _POSTINGS_DAILY),
         ("technology_daily", "DELETE FROM jobreqs.technology_daily WHERE posting_date = ANY(%(dates)s::date[])", _TECHNOLOGY_DAILY),
         ("category_daily", "DELETE FROM jobreqs.category_daily WHERE posting_date = ANY(%(dates)s::date[])", _CATEGORY_DAILY),
         ("technology_trends", "DELETE FROM jobreqs.technology_trends WHERE posting_date = ANY(%(trend_days)s::date[])",
-         _TECHNOLOGY_TRENDS),
+         trends),
         ("technology_period_shares",
          """DELETE FROM jobreqs.technology_period_shares
             WHERE (period = 'week' AND period_start = ANY(%(weeks)s::date[]))
