@@ -209,6 +209,7 @@ totals AS (
     JOIN jobreqs.postings_daily d
       ON d.source = o.source AND d.keyword = o.keyword
      AND d.posting_date BETWEEN o.posting_date - 55 AND o.posting_date
+    WHERE d.posting_date = ANY(%(context)s::date[])  -- the same rows, found by index, not by slice
     GROUP BY o.posting_date, o.source, o.keyword, o.total_postings
 ),
 counts AS (
@@ -222,6 +223,7 @@ counts AS (
     JOIN jobreqs.technology_daily t
       ON t.source = o.source AND t.keyword = o.keyword
      AND t.posting_date BETWEEN o.posting_date - 55 AND o.posting_date
+    WHERE t.posting_date = ANY(%(context)s::date[])
     GROUP BY o.posting_date, o.source, o.keyword, t.technology
 )
 SELECT c.posting_date, c.source, c.keyword, c.technology,
@@ -431,6 +433,8 @@ def update_marts(conn: psycopg.Connection, dates=()) -> dict:
     with conn.transaction():
         # Publishes take turns (SHARE ROW EXCLUSIVE conflicts with itself, not with readers).
         conn.execute("LOCK TABLE jobreqs.postings_daily IN SHARE ROW EXCLUSIVE MODE")
+        # Short statements over bounded stretches: compiling them (JIT) would cost more than it saves.
+        conn.execute("SET LOCAL jit = off")
         pending = conn.execute("SELECT posting_date, version FROM jobreqs.mart_pending_dates").fetchall()
         todo = sorted({*(dt.date.fromisoformat(d) if isinstance(d, str) else d for d in dates),
                        *(d for d, _ in pending)})
