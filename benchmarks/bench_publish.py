@@ -127,7 +127,7 @@ def build(conninfo: str, history: int, args) -> None:
 
 def measure(conninfo: str, repeat: int) -> tuple[list[float], dict, dict]:
     """Publish NEW_DAY ``repeat`` times; the times, the last result, and seconds per mart (median)."""
-    from transforms import marts
+    from transforms import export, marts  # noqa: F401 (imported before timing: pyarrow, Airflow's lake paths)
 
     times, result, per_mart = [], {}, {}
     recompute = marts._recompute
