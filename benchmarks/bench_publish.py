@@ -186,6 +186,13 @@ def main(argv: list[str] | None = None) -> dict:
               f"(goal < {GOAL}: {'met' if ratio < GOAL else 'NOT met'})")
         figure(f"publish time, {histories[-1]} / {histories[0]} days of history", round(ratio, 2), "",
                f"< {GOAL}", ratio < GOAL)
+    if len(histories) > 2:
+        # Once history is longer than the windows publish reads (about two months), its cost should
+        # stay flat: the ratio of the two longest histories shows whether it does.
+        flat = figures[histories[-1]]["median"] / figures[histories[-2]]["median"]
+        figures["ratio_longest"] = flat
+        print(f"publish ratio {histories[-1]} days / {histories[-2]} days of history: {flat:.2f}")
+        figure(f"publish time, {histories[-1]} / {histories[-2]} days of history", round(flat, 2))
     return figures
 
 
