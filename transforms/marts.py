@@ -95,7 +95,8 @@ SELECT s.posting_date, s.slice_source, s.slice_keyword, pt.technology,
        COALESCE(t.category, 'uncategorised'),
        count(*)::integer, d.postings, count(*)::numeric / d.postings
 FROM s
-JOIN jobreqs.posting_technologies pt ON pt.source = s.source AND pt.source_id = s.source_id
+CROSS JOIN LATERAL (SELECT t.technology FROM jobreqs.posting_technologies t
+                    WHERE t.source = s.source AND t.source_id = s.source_id) pt
 LEFT JOIN jobreqs.technologies t ON t.name = pt.technology
 JOIN jobreqs.postings_daily d
   ON d.posting_date = s.posting_date AND d.source = s.slice_source AND d.keyword = s.slice_keyword
@@ -111,7 +112,8 @@ SELECT s.posting_date, s.slice_source, s.slice_keyword,
        d.postings,
        count(DISTINCT s.source || ':' || s.source_id)::numeric / d.postings
 FROM s
-JOIN jobreqs.posting_technologies pt ON pt.source = s.source AND pt.source_id = s.source_id
+CROSS JOIN LATERAL (SELECT t.technology FROM jobreqs.posting_technologies t
+                    WHERE t.source = s.source AND t.source_id = s.source_id) pt
 LEFT JOIN jobreqs.technologies t ON t.name = pt.technology
 JOIN jobreqs.postings_daily d
   ON d.posting_date = s.posting_date AND d.source = s.slice_source AND d.keyword = s.slice_keyword
@@ -321,8 +323,10 @@ INSERT INTO jobreqs.technology_pairs
 WITH posting_tech AS (
     SELECT pt.source, pt.source_id, pt.technology,
            date_trunc('month', p.posting_date::timestamp)::date AS month
-    FROM jobreqs.posting_technologies pt
-    JOIN jobreqs.postings p ON p.source = pt.source AND p.source_id = pt.source_id
+    FROM jobreqs.postings p
+    -- LATERAL: each posting's technologies by index, never a scan of all of them
+    CROSS JOIN LATERAL (SELECT t.source, t.source_id, t.technology FROM jobreqs.posting_technologies t
+                        WHERE t.source = p.source AND t.source_id = p.source_id) pt
     WHERE p.posting_date = ANY(%(pair_days)s::date[])
 ),
 pairs_by_source AS (
