@@ -164,6 +164,11 @@ windowed AS (
            w_tech_28      AS (w RANGE BETWEEN INTERVAL '27 days' PRECEDING AND CURRENT ROW),
            w_tech_28_prev AS (w RANGE BETWEEN INTERVAL '55 days' PRECEDING AND INTERVAL '28 days' PRECEDING)
 )
+"""
+
+# The rows of technology_trends from "windowed": one row per slice day and technology with its
+# day's postings and the sums of its windows (technology and slice).
+_TRENDS_SELECT = """
 SELECT w.posting_date, w.source, w.keyword, w.technology,
        COALESCE(t.category, 'uncategorised') AS category,
        w.postings::integer AS postings,
@@ -188,10 +193,11 @@ LEFT JOIN jobreqs.technologies t ON t.name = w.technology
 WHERE (w.postings_28d > 0 OR w.postings_28d_prev > 0)
   AND w.posting_date = ANY(%(trend_days)s::date[])
 """
+_TECHNOLOGY_TRENDS += _TRENDS_SELECT
 
 # The same rows for a few output days (a daily publish), aggregated directly: each output slice day
 # joined to its slice's daily rows of the 55 days before. A technology has a row exactly when it
-# has daily rows in those 56 days (postings_28d > 0 OR postings_28d_prev > 0 above); the sums are
+# has daily rows in those 56 days (postings_28d > 0 OR postings_28d_prev > 0 holds); the sums are
 # those of the windows (NULL when the window holds no row, as above; the technology's own counts
 # are 0 then, as the grid's zeros make them above). Cost: the days' windows, whatever the history;
 # a full rebuild uses the windowed form, linear in history.
@@ -227,30 +233,15 @@ counts AS (
      AND t.posting_date BETWEEN o.posting_date - 55 AND o.posting_date
     WHERE t.posting_date = ANY(%(context)s::date[])
     GROUP BY o.posting_date, o.source, o.keyword, t.technology
+),
+windowed AS (
+    SELECT c.posting_date, c.source, c.keyword, c.technology, c.postings, w.total_postings,
+           w.total_7d, w.total_7d_prev, w.total_28d, w.total_28d_prev,
+           c.postings_7d, c.postings_7d_prev, c.postings_28d, c.postings_28d_prev
+    FROM counts c
+    JOIN totals w ON w.posting_date = c.posting_date AND w.source = c.source AND w.keyword = c.keyword
 )
-SELECT c.posting_date, c.source, c.keyword, c.technology,
-       COALESCE(t.category, 'uncategorised') AS category,
-       c.postings::integer AS postings,
-       w.total_postings::integer AS total_postings,
-       c.postings::numeric / w.total_postings AS share,
-       c.postings_7d::integer AS postings_7d,
-       w.total_7d::integer AS total_postings_7d,
-       c.postings_7d::numeric / w.total_7d AS share_7d,
-       c.postings_28d::integer AS postings_28d,
-       w.total_28d::integer AS total_postings_28d,
-       c.postings_28d::numeric / w.total_28d AS share_28d,
-       CASE WHEN w.total_7d_prev > 0 THEN COALESCE(c.postings_7d_prev, 0) END::integer AS postings_7d_prev_week,
-       COALESCE(c.postings_7d_prev, 0)::numeric / NULLIF(w.total_7d_prev, 0) AS share_7d_prev_week,
-       c.postings_7d::numeric / w.total_7d
-           - COALESCE(c.postings_7d_prev, 0)::numeric / NULLIF(w.total_7d_prev, 0) AS wow_change,
-       CASE WHEN w.total_28d_prev > 0 THEN COALESCE(c.postings_28d_prev, 0) END::integer AS postings_28d_prev_month,
-       COALESCE(c.postings_28d_prev, 0)::numeric / NULLIF(w.total_28d_prev, 0) AS share_28d_prev_month,
-       c.postings_28d::numeric / w.total_28d
-           - COALESCE(c.postings_28d_prev, 0)::numeric / NULLIF(w.total_28d_prev, 0) AS mom_change
-FROM counts c
-JOIN totals w ON w.posting_date = c.posting_date AND w.source = c.source AND w.keyword = c.keyword
-LEFT JOIN jobreqs.technologies t ON t.name = c.technology
-"""
+""" + _TRENDS_SELECT
 
 #: Up to this many output days (with postings), trends are aggregated per day; beyond, windowed.
 DIRECT_TRENDS_MAX_DAYS = 7
