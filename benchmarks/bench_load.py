@@ -26,6 +26,7 @@ step pays for another's dirty pages. The load's rows are checked to equal the pl
 from __future__ import annotations
 
 import argparse
+import os
 import datetime as dt
 import json
 import random
@@ -198,6 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
     with throwaway_database() as conninfo:
         f = run(conninfo, args.postings, args.day)
     n = f["postings"]
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (both sides share the machine alike)")
     print(f"{n} postings, {f['record_kb']:.1f} KB per record as JSON; rows per table: "
           + ", ".join(f"{t} {c}" for t, (c, _) in f["rows"].items()))
     print(f"plain COPY (4 tables)     {f['copy_1']:6.2f}s and {f['copy_2']:6.2f}s  -> {n / f['copy']:8.0f} postings/s (mean)")

@@ -23,6 +23,7 @@ re-run of the day each time; the median counts). Goal: 5 years / 1 week < 1.5.
 from __future__ import annotations
 
 import argparse
+import os
 import datetime as dt
 import statistics
 import tempfile
@@ -174,7 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"history {history:5d} days (built in {built:5.1f}s; "
               + ", ".join(f"{m} {n:,}" for m, n in rows.items())
               + f"): publish one day {figures[history]['median']:.2f}s median of "
-              + ", ".join(f"{t:.2f}" for t in times) + f"; rows written {sum(result['marts'].values()):,}",
+              + ", ".join(f"{t:.2f}" for t in times) + f"; rows written {sum(result['marts'].values()):,}"
+              + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
               flush=True)
         print("    seconds per mart (median): " + ", ".join(f"{m} {t:.2f}" for m, t in per_mart.items()), flush=True)
         figure(f"publish one day on {history} days of history", round(figures[history]["median"], 2), "s")
