@@ -338,7 +338,7 @@ pairs AS (
 singles AS NOT MATERIALIZED (
     SELECT period_start AS month, source, technology, postings, total_postings
     FROM jobreqs.technology_period_shares
-    WHERE period = 'month' AND keyword = 'all'
+    WHERE period = 'month' AND keyword = 'all' AND period_start = ANY(%(pair_months)s::date[])
 )
 SELECT p.month, p.source, p.technology_a, p.technology_b, p.postings_together,
        a.postings AS postings_a, b.postings AS postings_b, a.total_postings,
