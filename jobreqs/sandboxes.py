@@ -88,6 +88,20 @@ def _upwork(day: dt.date, jobs: int = SANDBOX_UPWORK_JOBS) -> Iterator[tuple[dic
                                             f"token through a sandbox Zyte API), not the real site")
 
 
+@contextlib.contextmanager
+def _hn(day: dt.date) -> Iterator[tuple[dict[str, str], str]]:
+    from scrapers.hn.sandbox import sandbox_server
+
+    with sandbox_server(day=day) as url:
+        yield {"JOBREQS_HN_BASE_URL": url}, f"Hacker News: the local sandbox at {url} (the official API's shapes), not the real API"
+
+
+def _hn_url() -> str:
+    from scrapers.hn.collect import base_url
+
+    return base_url()
+
+
 def _indeed_url() -> str:
     from scrapers.indeed.run import default_base_url
 
@@ -105,6 +119,7 @@ def _upwork_url() -> str | None:
 
 register("indeed", _indeed, _indeed_url)
 register("upwork", _upwork, _upwork_url)
+register("hn", _hn, _hn_url)
 
 
 @contextlib.contextmanager
