@@ -82,6 +82,13 @@ def _ctx():
                          items={"type": "string", "enum": ["indeed", "upwork", "hn", "greenhouse", "lever", "ashby"]},
                          description="Sources to collect and process (hn: Hacker News \"Who is hiring?\"; "
                                      "greenhouse, lever, ashby: the public job boards in ats_boards)"),
+        "ats_boards": Param(None, type=["null", "object"],
+                            description="job boards to read per system: {\"greenhouse\": [\"token\", ...], \"lever\": "
+                                        "[...], \"ashby\": [...]}, an entry a token or {\"board\", \"company\"}; "
+                                        "empty: the Airflow Variable jobreqs_ats_boards (docs/sources.md has a "
+                                        "starter list)"),
+        "ats_min_interval": Param(1.0, type="number", minimum=0,
+                                  description="seconds between two job-board requests"),
         "upwork_enrich_limit": Param(10_000, type="integer", minimum=0,
                                      description="most Upwork jobs to enrich per run (the rest wait)"),
         "extraction_backend": Param("local", type="string", enum=["local", "openai"],
@@ -121,6 +128,27 @@ def jobreqs_daily():
         from jobreqs.pipeline import run_collect_hn
 
         return run_collect_hn(_ctx())
+
+    @task(task_id="collect_greenhouse")
+    def collect_greenhouse() -> dict:
+        """Collects every open job of the configured Greenhouse boards (Job Board API)."""
+        from jobreqs.pipeline import run_collect_ats
+
+        return run_collect_ats(_ctx(), "greenhouse")
+
+    @task(task_id="collect_lever")
+    def collect_lever() -> dict:
+        """Collects every open job of the configured Lever boards (Postings API)."""
+        from jobreqs.pipeline import run_collect_ats
+
+        return run_collect_ats(_ctx(), "lever")
+
+    @task(task_id="collect_ashby")
+    def collect_ashby() -> dict:
+        """Collects every open job of the configured Ashby boards (Posting API)."""
+        from jobreqs.pipeline import run_collect_ats
+
+        return run_collect_ats(_ctx(), "ashby")
 
     @task
     def upwork_token() -> dict:
@@ -213,9 +241,9 @@ def jobreqs_daily():
     postings = normalise()
     scraped = scrape_indeed()
     migrated >> scraped  # it records its statistics: the warehouse must be migrated first
-    hn = collect_hn()
-    migrated >> hn
-    [migrated, fetched, scraped, hn] >> postings
+    open_sources = [collect_hn(), collect_greenhouse(), collect_lever(), collect_ashby()]
+    migrated >> open_sources
+    [migrated, fetched, scraped, *open_sources] >> postings
     classified = classify(postings)
     migrated >> sync_taxonomy() >> extract_openai_batch
     classified >> extract_openai_batch

@@ -135,6 +135,42 @@ def run_collect_hn(ctx: RunContext) -> dict:
     return ctx.record("collect_hn", stats, message=message)
 
 
+def ats_boards(params: dict) -> dict:
+    """The job boards to read: the run's ``ats_boards`` param, else the Airflow Variable
+    ``jobreqs_ats_boards`` (JSON), else none. Read when the task runs, never at parse time."""
+    boards = params.get("ats_boards")
+    if boards:
+        return boards
+    from airflow.sdk import Variable
+
+    from scrapers.ats.boards import BOARDS_VARIABLE
+
+    return Variable.get(BOARDS_VARIABLE, default=None, deserialize_json=True) or {}
+
+
+def run_collect_ats(ctx: RunContext, ats: str) -> dict:
+    """A job board system's task: every open job of the configured boards, once for the date."""
+    stage = f"collect_{ats}"
+    skip_collection(ctx, ats, stage)
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from scrapers.ats.boards import boards_for
+    from scrapers.ats.collect import MIN_INTERVAL, collect_ats
+
+    boards = boards_for(ats, ats_boards(ctx.params))
+    if not boards:
+        reason = f"no {ats} boards configured (the ats_boards param or the Airflow Variable jobreqs_ats_boards)"
+        ctx.record(stage, {}, status="skipped", message=reason)
+        raise AirflowSkipException(reason)
+    interval = float(ctx.params.get("ats_min_interval", MIN_INTERVAL) or 0)
+    stats = collect_ats(lake.lake_root(), ctx.day, ats, boards, min_interval=interval)
+    message = None
+    if stats["boards_collected"] < stats["boards"]:
+        message = (f"read {stats['boards_collected']} of {stats['boards']} boards ({stats['boards_missing']} not found, "
+                   f"{stats['boards_failed']} failed; see quarantine/{ats}/)")
+    return ctx.record(stage, stats, message=message)
+
+
 def run_upwork_token(ctx: RunContext) -> dict:
     skip_collection(ctx, "upwork", "upwork_token")
     from scrapers.upwork.token import upwork_token

@@ -71,7 +71,7 @@ def test_collects_the_dates_comments_once_with_their_time_and_counts_the_rest(la
 
 def test_a_past_date_is_there_and_a_re_run_replaces_the_partition(lake_root):
     past = DAY - dt.timedelta(days=20)  # the October thread's tail
-    with sandbox_server(day=DAY) as url:
+    with sandbox_server(day=DAY, faults=False) as url:
         first = collect_hn(lake_root, past, base=url, min_interval=0)
         again = collect_hn(lake_root, past, base=url, min_interval=0)
     assert first["collected"] == again["collected"] == HNSandbox(DAY).comments_on(past)["postings"] > 0
@@ -81,7 +81,7 @@ def test_a_past_date_is_there_and_a_re_run_replaces_the_partition(lake_root):
 def test_normalise_turns_comments_into_postings(lake_root):
     from transforms.normalise import normalise_day
 
-    with sandbox_server(day=DAY) as url:
+    with sandbox_server(day=DAY, faults=False) as url:
         collected = collect_hn(lake_root, DAY, base=url, min_interval=0)["collected"]
     stats = normalise_day(lake_root, DAY, ("hn",))
     postings = list(lake.read_partition(lake.partition(lake_root, "staging", "postings", DAY)))
