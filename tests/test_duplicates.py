@@ -55,3 +55,34 @@ def test_the_same_job_on_two_sources_is_linked_and_counted_once_in_all(warehouse
     on_day = [r for r in records if r["posting_date"] == DAY.isoformat()]
     assert daily["indeed"] == 3 and daily["greenhouse"] == 1
     assert daily["all"] == tech == len(on_day) - 3  # i1, i3 and i4 counted under their source only
+
+
+def test_the_trends_page_and_exports_offer_the_new_sources(warehouse, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+    from psycopg.rows import dict_row
+
+    from transforms import marts
+
+    records = [posting(source, f"{source}-1", "Globex", "Data Engineer", "Remote")
+               for source in ("indeed", "hn", "greenhouse", "lever", "ashby")]
+    with psycopg.connect(warehouse) as conn:
+        load_postings(conn, records)
+        marts.refresh_marts(conn)
+    with psycopg.connect(warehouse, row_factory=dict_row) as conn:
+        options = marts.filter_options(conn)
+        exported = {r["source"]: r["postings"] for r in marts.trend_rows(conn, DAY, DAY, keyword="all")}
+    assert options["sources"] == ["ashby", "greenhouse", "hn", "indeed", "lever"]
+    assert options["source_labels"]["hn"] == "Hacker News (Who is hiring?)"
+    assert exported == {"all": 1, "ashby": 1, "greenhouse": 1, "hn": 1, "indeed": 1, "lever": 1}
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "plugins"))
+    from jobreqs_trends.app import create_app
+
+    page = TestClient(create_app(require_login=False)).get("/", params={"start": DAY, "end": DAY})
+    sys.modules.pop("jobreqs_trends.app", None)
+    assert page.status_code == 200
+    for label in ("Hacker News (Who is hiring?)", "Greenhouse boards", "Lever boards", "Ashby boards"):
+        assert label in page.text
