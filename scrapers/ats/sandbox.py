@@ -13,8 +13,10 @@ jobs ``isListed: false``). An unknown board answers 404.
 Jobs open and close: every board opens 0-3 jobs a day, each staying open 3 to 45 days, so the
 listing of a date holds new jobs and ones seen on earlier dates, built reproducibly from the
 dates (technology mix drifting: ``scrapers.sandbox_trends``). Boards of companies the sandbox
-Indeed also lists (Globex, Initech on Greenhouse; Hooli on Lever) re-post some of that day's
-Indeed postings with the same title and location: the cross-source duplicates. The first request
+Indeed also lists (Globex, Initech on Greenhouse; Hooli on Lever; Pied Piper on Ashby) re-post
+some of that day's Indeed postings with the same title and location: the cross-source
+duplicates. (The sandbox's titles and locations are few, so some unrelated postings share a key
+too, as generic titles do on real boards.) The first request
 for each server's first board answers 429 with ``Retry-After: 1``. The listing is the date's
 only (``GET /__sandbox__/days``): a board shows what is open now.
 """

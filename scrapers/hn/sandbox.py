@@ -159,7 +159,8 @@ class HNSandbox:
     def _day_comments(self, story_id: int, posted: dt.datetime, day: dt.date) -> list[int]:
         rng = random.Random(sandbox_trends.day_seed(f"hn:{story_id}", day))
         age = (day - posted.date()).days
-        count = max(1, int(60 * 0.75 ** age)) + rng.randint(0, 3)
+        # a burst on the first days, then a steady few a day (real threads: hundreds, then a trickle)
+        count = max(4, int(80 * 0.75 ** age)) + rng.randint(0, 4)
         start = _ts(posted) + 60 if age == 0 else _ts(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc))
         stop = _ts(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc))
         times = sorted(rng.sample(range(start, stop), min(count, stop - start)))
