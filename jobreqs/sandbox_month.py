@@ -63,7 +63,8 @@ def run_days(days: list[dt.date], upwork_jobs: int, out=sys.stdout) -> dict[dt.d
     for day in days:
         began = time.monotonic()
         with sandboxes.serving(day, options={"upwork": {"jobs": upwork_jobs}}):
-            dag_run = dag.test(logical_date=dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc))
+            dag_run = dag.test(logical_date=dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc),
+                               run_conf={"sources": sandboxes.registered()})
         states[day] = str(dag_run.state)
         print(f"{day}  {states[day]:<8} {time.monotonic() - began:6.1f} s", file=out, flush=True)
     return states

@@ -22,6 +22,8 @@ The rules are those of an upsert on the natural keys:
   (counted as ``kept_previous_technologies``);
 - a stored posting whose values are all unchanged is not rewritten: ``loaded_at`` is when its row
   last changed;
+- ``posting_sightings``: the date of each record, once per posting and date (first/last seen:
+  ``posting_spans``);
 - the posting dates the load touched are marked in ``mart_pending_dates``: publish recomputes
   their marts (``transforms.marts.update_marts``).
 
@@ -88,6 +90,7 @@ class _Load:
     keywords: int = 0
     technologies: int = 0
     unmapped: int = 0
+    sightings: int = 0
 
 
 def _batches(records: Iterable[dict], size: int) -> Iterator[list[dict]]:
@@ -154,6 +157,11 @@ def _load_batch(cur: psycopg.Cursor, batch: list[dict], state: _Load) -> None:
                 for technology in sorted(set(r.get("technologies") or ())):
                     copy.write_row((r["source"], r["source_id"], technology))
                     state.technologies += 1
+        # Each date a posting was collected on, once (a job board lists a job every day it is open).
+        with cur.copy("COPY jobreqs.posting_sightings (source, source_id, seen_on) FROM STDIN") as copy:
+            for _, r in direct:
+                copy.write_row((r["source"], r["source_id"], r.get("posting_date")))
+                state.sightings += 1
         with cur.copy("COPY jobreqs.unmapped_terms (term, source, source_id, first_seen) FROM STDIN") as copy:
             for _, r in direct:
                 for term in sorted(set(r.get("unmapped_terms") or ())):
@@ -199,6 +207,12 @@ def _merge(cur: psycopg.Cursor, state: _Load) -> None:
            ON CONFLICT DO NOTHING"""
     )
     state.keywords += cur.rowcount
+    cur.execute(
+        """INSERT INTO jobreqs.posting_sightings (source, source_id, seen_on)
+           SELECT DISTINCT source, source_id, posting_date FROM stage_postings
+           ON CONFLICT DO NOTHING"""
+    )
+    state.sightings += cur.rowcount
     # Postings stored before this load whose extraction succeeded now: their technologies and
     # unmapped terms become exactly the union of this load's records' (new postings' rows were
     # COPYed with their first record and only gain the later records' ones).
@@ -282,6 +296,6 @@ def load_postings(conn: psycopg.Connection, records: Iterable[dict], batch_recor
     stats = {"records": state.records, "postings_upserted": len(state.keys), "keywords_added": state.keywords,
              "posting_technologies": state.technologies, "unmapped_terms": state.unmapped,
              "postings_staged": len(state.staged_last),
-             "kept_previous_technologies": len(state.without_extraction)}
+             "kept_previous_technologies": len(state.without_extraction), "sightings_added": state.sightings}
     log.info("loaded %s", json.dumps(stats))
     return stats

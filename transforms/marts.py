@@ -40,6 +40,11 @@ MARTS: tuple[str, ...] = (
 )
 MATERIALIZED_MARTS = MARTS  # the former name, kept for callers
 
+#: How the page names each source (the marts hold the codes).
+SOURCE_LABELS = {"all": "all sources (cross-source duplicates once)", "indeed": "Indeed", "upwork": "Upwork",
+                 "hn": "Hacker News (Who is hiring?)", "greenhouse": "Greenhouse boards", "lever": "Lever boards",
+                 "ashby": "Ashby boards"}
+
 READER_ROLE = "jobreqs_reader"
 #: Optional Airflow connection that logs in as the reader directly (see docs/marts.md).
 READER_CONN_ID = "jobreqs_warehouse_reader"
@@ -57,6 +62,7 @@ ALL = "all"
 # date; a full rebuild is the same code over every date.
 
 TREND_SPAN = 55  # days before a trends row that its windows read (days -55..0)
+DUPLICATE_SPAN = 30  # days after a posting within which another source's posting is its duplicate
 
 # The postings of the dates in every slice they belong to: the staging view posting_slices
 # restricted to those dates (reading only their keywords, not the view's DISTINCT over all of them).
@@ -75,6 +81,10 @@ s AS (
     FROM posting_keyword pk
     CROSS JOIN LATERAL (VALUES (pk.source), ('all')) AS sl (slice_source)
     CROSS JOIN LATERAL (VALUES (pk.keyword), ('all')) AS kw (slice_keyword)
+    -- as posting_slices (0015): a posting another source published first is left out of 'all'
+    WHERE sl.slice_source <> 'all'
+       OR NOT EXISTS (SELECT 1 FROM jobreqs.posting_duplicates d
+                      WHERE d.source = pk.source AND d.source_id = pk.source_id)
 )
 """
 
@@ -366,7 +376,9 @@ def _month(day: dt.date, months: int = 0) -> dt.date:
 def affected(dates) -> dict[str, list[dt.date]]:
     """For changed posting dates, what each mart recomputes (``*_days``: the rows it writes or
     the daily rows it reads): the parameters of the statements above."""
-    dates = sorted(set(dates))
+    # A posting is a duplicate of another source's found up to 30 days before it (0015): a change
+    # on D may change which postings of the 30 days after D count in the 'all' slices.
+    dates = sorted({d + dt.timedelta(days=i) for d in set(dates) for i in range(DUPLICATE_SPAN + 1)})
     span = dt.timedelta(days=TREND_SPAN)
     trend_days, context, weeks, months, period_days, pair_days = set(), set(), set(), set(), set(), set()
     for d in dates:
@@ -567,7 +579,8 @@ def filter_options(conn: psycopg.Connection) -> dict:
     categories = [r["category"] for r in conn.execute(
         "SELECT DISTINCT category FROM jobreqs.category_daily ORDER BY 1")]
     return {"first_day": row["first_day"], "last_day": row["last_day"],
-            "sources": sources, "keywords": keywords, "categories": categories}
+            "sources": sources, "keywords": keywords, "categories": categories,
+            "source_labels": {s: SOURCE_LABELS.get(s, s) for s in [ALL, *sources]}}
 
 
 _COMPARE_SQL = """

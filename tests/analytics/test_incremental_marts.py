@@ -75,13 +75,14 @@ def test_incremental_publish_equals_a_full_rebuild(warehouse):
 
 
 def test_one_date_recomputes_bounded_stretches():
-    """What a day's publish reads does not grow with history: 111 context days for the windows,
-    two weeks and two months (the day's and the next), one month of pairs."""
+    """What a day's publish reads does not grow with history: the day and the 30 after it (whose
+    cross-source duplicates it may change), their trend windows (55 days before), their weeks and
+    months and the next ones, their months of pairs."""
     p = affected([dt.date(2026, 3, 18)])
-    assert p["dates"] == [dt.date(2026, 3, 18)]
-    assert (p["trend_days"][0], p["trend_days"][-1], len(p["trend_days"])) == (dt.date(2026, 3, 18), dt.date(2026, 5, 12), 56)
-    assert len(p["context"]) == 111
-    assert p["weeks"] == [dt.date(2026, 3, 16), dt.date(2026, 3, 23)]
-    assert p["months"] == [dt.date(2026, 3, 1), dt.date(2026, 4, 1)]
-    assert (p["pair_days"][0], p["pair_days"][-1]) == (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
-    assert (p["period_days"][0], p["period_days"][-1]) == (dt.date(2026, 2, 1), dt.date(2026, 4, 30))
+    assert (p["dates"][0], p["dates"][-1], len(p["dates"])) == (dt.date(2026, 3, 18), dt.date(2026, 4, 17), 31)
+    assert (p["trend_days"][0], p["trend_days"][-1], len(p["trend_days"])) == (dt.date(2026, 3, 18), dt.date(2026, 6, 11), 86)
+    assert len(p["context"]) == 141
+    assert (p["weeks"][0], p["weeks"][-1], len(p["weeks"])) == (dt.date(2026, 3, 16), dt.date(2026, 4, 20), 6)
+    assert p["months"] == [dt.date(2026, 3, 1), dt.date(2026, 4, 1), dt.date(2026, 5, 1)]
+    assert (p["pair_days"][0], p["pair_days"][-1]) == (dt.date(2026, 3, 1), dt.date(2026, 4, 30))
+    assert (p["period_days"][0], p["period_days"][-1]) == (dt.date(2026, 2, 1), dt.date(2026, 5, 31))
