@@ -46,6 +46,13 @@ class RunContext:
                          stats=stats, status=status, message=message)
         return stats
 
+    def record_coverage(self, source: str, row: dict) -> None:
+        """This run's coverage of ``source`` on its date (``jobreqs.coverage``)."""
+        from jobreqs import coverage
+
+        with warehouse.connect() as conn:
+            coverage.record(conn, source, self.day, self.run_id, row)
+
 
 def record_failure(context, will_retry: bool) -> None:
     """A task's ``on_failure_callback`` / ``on_retry_callback``: record the failed attempt in
@@ -106,11 +113,18 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
 
 def run_scrape_indeed(ctx: RunContext) -> dict:
     skip_collection(ctx, "indeed", "scrape_indeed")
-    from scrapers.indeed.run import scrape_indeed
+    from jobreqs import coverage
+    from scrapers.indeed.run import CrawlBlocked, scrape_indeed
 
-    manifest = scrape_indeed(lake.lake_root(), ctx.day,
-                             keywords=list(ctx.params.get("keywords") or []),
-                             locations=list(ctx.params.get("locations") or ["remote"]))
+    try:
+        manifest = scrape_indeed(lake.lake_root(), ctx.day,
+                                 keywords=list(ctx.params.get("keywords") or []),
+                                 locations=list(ctx.params.get("locations") or ["remote"]))
+    except CrawlBlocked as exc:
+        # Blocked throughout: the date's coverage says so before the task fails.
+        ctx.record_coverage("indeed", coverage.indeed_row(exc.manifest, failed=True))
+        raise
+    ctx.record_coverage("indeed", coverage.indeed_row(manifest))
     message = None
     if manifest.get("search_pages_degraded"):
         message = (f"degraded: {manifest['search_pages_degraded']} search pages stayed broken and were read from "
@@ -130,6 +144,10 @@ def run_upwork_fetch(ctx: RunContext) -> dict:
     from scrapers.upwork.fetch import upwork_fetch
 
     stats = upwork_fetch(lake.lake_root(), ctx.day)
+    if not stats.get("skipped"):
+        from jobreqs import coverage
+
+        ctx.record_coverage("upwork", coverage.upwork_row(stats))
     messages = [stats["message"]] if stats.get("message") else []
     if not stats.get("skipped") and stats.get("coverage", 1.0) < 1.0:
         gaps = ", ".join(f"{a[11:16]}-{b[11:16]}" for a, b in stats.get("gaps", []))
@@ -167,6 +185,11 @@ def run_normalise(ctx: RunContext) -> dict:
     sources = tuple(ctx.params.get("sources") or ("indeed", "upwork"))
     stats = normalise_day(lake.lake_root(), ctx.day, sources)
     stats["path"] = str(lake.partition(lake.lake_root(), "staging", "postings", ctx.day))
+    if stats.get("quarantined"):
+        from jobreqs import coverage
+
+        with warehouse.connect() as conn:
+            coverage.record_normalise(conn, ctx.day, stats["quarantined"])
     status = "skipped" if stats["message"] else "success"
     return ctx.record("normalise", stats, status=status, message=stats["message"])
 

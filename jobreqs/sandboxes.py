@@ -69,11 +69,13 @@ def serves(source: str, day: dt.date) -> bool:
 
 
 @contextlib.contextmanager
-def _indeed(day: dt.date) -> Iterator[tuple[dict[str, str], str]]:
+def _indeed(day: dt.date, blocked_share: float = 0.0) -> Iterator[tuple[dict[str, str], str]]:
     from scrapers.indeed.sandbox import sandbox_server
 
-    with sandbox_server(day=day) as url:
-        yield {"JOBREQS_INDEED_BASE_URL": url}, f"Indeed: the local sandbox at {url} (real page structure), not the real site"
+    with sandbox_server(day=day, blocked_share=blocked_share) as url:
+        blocked = f", {blocked_share:.0%} of the search pages past the first blocked" if blocked_share else ""
+        yield {"JOBREQS_INDEED_BASE_URL": url}, (f"Indeed: the local sandbox at {url} (real page structure{blocked}), "
+                                                 "not the real site")
 
 
 @contextlib.contextmanager

@@ -297,7 +297,16 @@ EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("postings_28d", "int"), ("total_postings_28d", "int"), ("share_28d", "float"),
     ("postings_7d_prev_week", "int"), ("share_7d_prev_week", "float"), ("wow_change", "float"),
     ("postings_28d_prev_month", "int"), ("share_28d_prev_month", "float"), ("mom_change", "float"),
+) + (
+    # The date's coverage for the row's source (jobreqs.coverage_daily; 'all': every source):
+    # a share that moves on a date of low coverage may be an outage, not a market change.
+    ("coverage", "float"), ("usual_coverage", "float"), ("coverage_below_usual", "bool"),
+    ("collected", "int"), ("reported", "int"), ("blocked", "int"), ("quarantined", "int"), ("cap_hit", "bool"),
 )
+#: Export columns read from coverage_daily (export name -> the view's column); the rest are the trend's.
+COVERAGE_EXPORT = {"coverage": "coverage", "usual_coverage": "usual_coverage", "coverage_below_usual": "below_usual",
+                   "collected": "collected", "reported": "reported", "blocked": "blocked",
+                   "quarantined": "quarantined", "cap_hit": "cap_hit"}
 
 
 def trend_rows(conn: psycopg.Connection, start: dt.date, end: dt.date, source: str | None = None,
@@ -307,14 +316,17 @@ def trend_rows(conn: psycopg.Connection, start: dt.date, end: dt.date, source: s
     cursor: memory stays flat whatever the range."""
     if end < start:
         raise ValueError(f"--to ({end}) is before --from ({start})")
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c, _ in EXPORT_COLUMNS)
+    columns = sql.SQL(", ").join(
+        sql.SQL("c.{} AS {}").format(sql.Identifier(COVERAGE_EXPORT[c]), sql.Identifier(c)) if c in COVERAGE_EXPORT
+        else sql.SQL("t.{}").format(sql.Identifier(c)) for c, _ in EXPORT_COLUMNS)
     query = sql.SQL(
-        """SELECT {columns} FROM jobreqs.technology_trends
-           WHERE posting_date BETWEEN %(start)s AND %(end)s
-             AND (%(source)s::text IS NULL OR source = %(source)s::text)
-             AND (%(keyword)s::text IS NULL OR keyword = %(keyword)s::text)
-             AND (%(category)s::text IS NULL OR category = %(category)s::text)
-           ORDER BY posting_date, source, keyword, technology"""
+        """SELECT {columns} FROM jobreqs.technology_trends t
+           LEFT JOIN jobreqs.coverage_daily c ON c.coverage_date = t.posting_date AND c.source = t.source
+           WHERE t.posting_date BETWEEN %(start)s AND %(end)s
+             AND (%(source)s::text IS NULL OR t.source = %(source)s::text)
+             AND (%(keyword)s::text IS NULL OR t.keyword = %(keyword)s::text)
+             AND (%(category)s::text IS NULL OR t.category = %(category)s::text)
+           ORDER BY t.posting_date, t.source, t.keyword, t.technology"""
     ).format(columns=columns)
     params = {"start": start, "end": end, "source": source, "keyword": keyword, "category": category}
     # A named (server-side) cursor needs a transaction; a read-only one works for the reader role.
