@@ -17,6 +17,11 @@ sandbox-month` builds a month that way).
 **Upwork** serves nothing past offset 5,000: `jobreqs_upwork_sweep` collects the newest jobs
 often, and `upwork_fetch` records in `pipeline_runs` how much of the day was read (`coverage`).
 
+**Data-quality checks** (`dq_*`, after load, the common-sql provider's check operators) record
+their results in `jobreqs.quality_checks`: a `fail` check that misses fails the run before
+publish, a `warn` check only records its miss. Each collection records the date's coverage
+(reported, collected, blocked, quarantined, cap hit) in `jobreqs.source_coverage`.
+
 Each task records its statistics in `jobreqs.pipeline_runs` (a failed attempt records its error
 class and message, without secrets); every step is idempotent for its date.
 """
@@ -27,6 +32,7 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from jobreqs.quality import check_tasks
 from transforms.extract.batch_operator import OpenAIExtractBatchOperator
 
 DEFAULT_KEYWORDS = ["data scientist", "data analyst", "data engineer"]
@@ -208,7 +214,12 @@ def jobreqs_daily():
     classified >> extract_openai_batch
     extracted = extract(classified)
     extract_openai_batch >> extracted
-    [load(clean_up(extracted)), enriched] >> publish()
+    loaded = load(clean_up(extracted))
+    # Data-quality checks after load: a 'fail' check that misses keeps the date from publish;
+    # a 'warn' check records its miss and succeeds (results in jobreqs.quality_checks).
+    checks = check_tasks()
+    loaded >> checks
+    [*checks, enriched] >> publish()
 
 
 jobreqs_daily()

@@ -37,6 +37,15 @@ def test_daily_run_lands_rows_and_files_and_is_idempotent(run_env, warehouse, la
     assert all(stages[s] == "success" for s in ("normalise", "classify", "extract", "clean_up", "load", "publish"))
     # A past date: the collectors cannot go back in time and say so; the lake's snapshot is processed.
     assert stages["scrape_indeed"] == stages["upwork_token"] == "skipped"
+    # the data-quality checks ran after load, each recorded; the fail checks passed
+    with psycopg.connect(warehouse) as conn:
+        checks = dict(conn.execute(
+            "SELECT check_name, (severity, passed) FROM jobreqs.quality_checks_latest WHERE check_date = %s",
+            (DAY,)).fetchall())
+        coverage_rows = conn.execute("SELECT count(*) FROM jobreqs.source_coverage").fetchone()[0]
+    assert {"dq_row_count", "dq_no_technology_share", "dq_unmapped_spike"} <= set(checks)
+    assert all(passed for severity, passed in checks.values() if severity == "fail"), checks
+    assert coverage_rows == 0  # nothing was collected: a backfill keeps the coverage it had
     for zone, name, pattern in [("staging", "postings", "*.jsonl.gz"), ("curated", "postings", "*.parquet"),
                                 ("quarantine", "indeed", "*.jsonl.gz")]:
         assert lake.list_files(lake.partition(lake_root, zone, name, DAY), pattern), f"{zone}/{name}"
@@ -94,6 +103,14 @@ def test_daily_run_for_today_collects_from_the_sandboxes(run_env, warehouse, lak
     assert clients == stats["upwork_enrich"]["enriched"] == stats["upwork_enrich"]["fast"] >= 0.85 * upwork_postings
     assert token_rows_visible == 1
     assert "access_token" not in str(stats)
+    # each collection recorded the date's coverage
+    with psycopg.connect(warehouse) as conn:
+        covered = {r[0]: r[1:] for r in conn.execute(
+            """SELECT source, collected, coverage::float8, blocked, status FROM jobreqs.source_coverage
+               WHERE coverage_date = %s""", (today,))}
+    assert covered["indeed"][0] == indeed_postings and 0.5 < covered["indeed"][1] <= 1
+    assert covered["indeed"][2] == stats["scrape_indeed"]["blocked"]
+    assert covered["upwork"][0] == upwork_postings and covered["upwork"][1] == stats["upwork_fetch"]["coverage"]
 
 
 def test_daily_run_with_the_openai_batch_backend_never_pays_twice(run_env, warehouse, lake_root):

@@ -281,6 +281,18 @@ def last_run(conn: psycopg.Connection) -> dict | None:
     return result
 
 
+def quality_checks(conn: psycopg.Connection, start: dt.date, end: dt.date) -> dict:
+    """The data-quality checks (``quality_checks_latest``) of the period: every check of its
+    last checked date, and each check missed on any of its dates."""
+    rows = [_plain(r) for r in conn.execute(
+        """SELECT check_date, check_name, severity, passed, value, threshold, message
+           FROM jobreqs.quality_checks_latest WHERE check_date BETWEEN %s AND %s
+           ORDER BY check_date, check_name""", (start, end))]
+    last = max((r["check_date"] for r in rows), default=None)
+    return {"last_day": last, "last": [r for r in rows if r["check_date"] == last],
+            "missed": [r for r in rows if not r["passed"]]}
+
+
 def unmapped_terms_waiting(conn: psycopg.Connection) -> int:
     """Distinct unmapped terms waiting for review now."""
     return int(conn.execute("SELECT count(*) AS n FROM jobreqs.unmapped_terms_for_review").fetchone()["n"])
