@@ -123,7 +123,8 @@ def test_a_fail_miss_is_recorded_and_fails_the_run(history):
 
 
 def test_the_trends_page_shows_the_checks(history):
-    """The page's checks: the misses of the period, then the last date's checks that passed."""
+    """The page's checks: the misses of the period, then the last date's checks that passed; and
+    the versions that produced its figures."""
     import json
     import sys
     import urllib.request
@@ -132,6 +133,8 @@ def test_the_trends_page_shows_the_checks(history):
     with psycopg.connect(history) as conn:
         for n in range(6):
             _posting(conn, f"d-{n}", DAY)
+        conn.execute("""UPDATE jobreqs.posting_technologies SET taxonomy_version = 'tax-7', classifier_version = 'v1'
+                        WHERE source_id LIKE 'd-%'""")
     assert _run_checks(DAY) == "success"
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
     from jobreqs.sandbox_month import trends_page
@@ -139,10 +142,15 @@ def test_the_trends_page_shows_the_checks(history):
     query = f"?start={HISTORY[-1]}&end={DAY}"
     with trends_page() as url:
         with urllib.request.urlopen(url + "api/trends" + query, timeout=60) as answer:
-            checks = json.loads(answer.read())["checks"]
+            data = json.loads(answer.read())
+            checks = data["checks"]
         with urllib.request.urlopen(url + query, timeout=60) as answer:
             html = answer.read().decode()
     assert checks["last_day"] == DAY.isoformat()
     assert [c["check_name"] for c in checks["missed"]] == ["dq_row_count_usual"]
     assert 'data-check="dq_row_count_usual" data-passed="false"' in html
     assert 'data-check="dq_row_count" data-passed="true"' in html
+    # and which versions its figures come from (history loaded before versions were recorded)
+    assert data["versions"] == [{"taxonomy_version": None, "classifier_version": None, "rows": 70},
+                                {"taxonomy_version": "tax-7", "classifier_version": "v1", "rows": 6}]
+    assert "taxonomy <b>tax-7</b> with classifier <b>v1</b> (6 technology rows)" in html

@@ -7,7 +7,8 @@ INSERTs; keywords and technologies ride along as arrays), then set-based stateme
   and ``posting_date`` keeps the first date a posting was found on;
 - ``posting_keywords``: every (keyword, location) that found the posting, added, never duplicated;
 - ``posting_technologies`` and ``unmapped_terms``: replaced for the postings of this batch that
-  carry a *successful* extraction, so a re-run leaves exactly the same rows; a posting whose
+  carry a *successful* extraction (each technology row with the taxonomy and classifier versions
+  that produced it), so a re-run leaves exactly the same rows; a posting whose
   extraction failed ("extraction_error") keeps the technologies and extraction backend it had
   (counted as ``kept_previous_technologies``);
 - ``posted_at`` keeps the earliest value seen (a re-scrape does not move it).
@@ -46,7 +47,7 @@ _UPDATED = [n for n in _NAMES if n not in ("source", "source_id", "posting_date"
 
 _EXTRA_COLUMNS = [
     ("keywords", "text[]"), ("search_location", "text"),
-    ("technologies", "text[]"), ("unmapped_terms", "text[]"),
+    ("technologies", "text[]"), ("unmapped_terms", "text[]"), ("taxonomy_version", "text"),
 ]
 
 
@@ -100,9 +101,12 @@ def load_postings(conn: psycopg.Connection, records: Iterable[dict]) -> dict:
         cur.execute(f"DELETE FROM jobreqs.posting_technologies WHERE (source, source_id) IN ({extracted})")
         cur.execute(f"DELETE FROM jobreqs.unmapped_terms WHERE (source, source_id) IN ({extracted})")
         cur.execute(
-            """INSERT INTO jobreqs.posting_technologies (source, source_id, technology)
-               SELECT DISTINCT source, source_id, technology
+            """INSERT INTO jobreqs.posting_technologies (source, source_id, technology, taxonomy_version,
+                                                        classifier_version)
+               SELECT DISTINCT ON (source, source_id, technology) source, source_id, technology,
+                      taxonomy_version, classifier_version
                FROM stage_postings, unnest(technologies) AS technology
+               ORDER BY source, source_id, technology, ord DESC
                ON CONFLICT DO NOTHING"""
         )
         technologies = cur.rowcount

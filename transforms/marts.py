@@ -293,6 +293,17 @@ def quality_checks(conn: psycopg.Connection, start: dt.date, end: dt.date) -> di
             "missed": [r for r in rows if not r["passed"]]}
 
 
+def derivation_versions(conn: psycopg.Connection, start: dt.date, end: dt.date) -> list[dict]:
+    """Which taxonomy and classifier versions produced the technology rows of the postings of
+    ``start``..``end``, with how many rows each (None: loaded before versions were recorded)."""
+    return [_plain(r) for r in conn.execute(
+        """SELECT t.taxonomy_version, t.classifier_version, count(*)::integer AS rows
+           FROM jobreqs.posting_technologies t
+           JOIN jobreqs.postings p ON p.source = t.source AND p.source_id = t.source_id
+           WHERE p.posting_date BETWEEN %s AND %s
+           GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2""", (start, end))]
+
+
 def unmapped_terms_waiting(conn: psycopg.Connection) -> int:
     """Distinct unmapped terms waiting for review now."""
     return int(conn.execute("SELECT count(*) AS n FROM jobreqs.unmapped_terms_for_review").fetchone()["n"])

@@ -145,6 +145,7 @@ def gather(conn: psycopg.Connection, params: Params) -> dict[str, Any]:
         "coverage_warnings": [r for r in covered if r["below_usual"] and r["source"] != marts.ALL
                               and f.source in (marts.ALL, r["source"])],
         "checks": marts.quality_checks(conn, f.start, f.end),
+        "versions": marts.derivation_versions(conn, f.start, f.end),
     }
 
 
