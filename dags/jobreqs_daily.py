@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task
 
 from jobreqs.quality import check_tasks
 from transforms.extract.batch_operator import OpenAIExtractBatchOperator
@@ -193,7 +193,8 @@ def jobreqs_daily():
 
         return run_load(_ctx(), postings["path"])
 
-    @task(trigger_rule="none_failed")
+    # Its event runs jobreqs_rederive, which derives again the dates of other versions (if any).
+    @task(trigger_rule="none_failed", outlets=[Asset("jobreqs://warehouse/posting_technologies")])
     def publish() -> dict:
         """Writes the day's curated Parquet files to the lake."""
         from jobreqs.pipeline import run_publish

@@ -61,6 +61,11 @@ def record_results(conn, *, run_id: str, day, task_id: str, severity: str, resul
         name = task_id if result is None or len(rows) == 1 else f"{task_id}.{result.name}"
         value = _number(getattr(result, "actual", None))
         passed = bool(result.success) if result is not None else False
+        expected = getattr(result, "expected", None)
+        if expected == "all truthy" and getattr(result, "content", None):  # a table check: its statement
+            expected = result.content
+        # a task with several checks: each miss says which statement it failed
+        why = (f"not true: {expected}" if len(rows) > 1 and expected else message) if not passed else None
         conn.execute(
             """INSERT INTO jobreqs.quality_checks (run_id, check_date, check_name, severity, passed, value,
                                                   threshold, message)
@@ -68,8 +73,8 @@ def record_results(conn, *, run_id: str, day, task_id: str, severity: str, resul
                ON CONFLICT (run_id, check_name) DO UPDATE SET
                    severity = EXCLUDED.severity, passed = EXCLUDED.passed, value = EXCLUDED.value,
                    threshold = EXCLUDED.threshold, message = EXCLUDED.message, recorded_at = now()""",
-            (run_id, day, name, severity, passed, value, getattr(result, "expected", None),
-             None if passed else (message or "the check did not pass")[:2000]),
+            (run_id, day, name, severity, passed, value, expected,
+             None if passed else (why or "the check did not pass")[:2000]),
         )
     return len(rows)
 
@@ -196,21 +201,21 @@ def check_tasks() -> list:
             description="postings of the date at least a fifth (and at most five times) the median of the 28 "
                         "dates before: a collapse or an explosion is an error, not a trend",
             sql=count_sql,
-            min_threshold=f"SELECT COALESCE(0.2 * ({median_count}), 0)",
-            max_threshold=f"SELECT COALESCE(5 * ({median_count}), 1e12)"),
+            min_threshold=f"SELECT COALESCE(round((0.2 * ({median_count}))::numeric, 2), 0)",
+            max_threshold=f"SELECT COALESCE(round((5 * ({median_count}))::numeric, 2), 1e12)"),
         ThresholdCheck(
             task_id="dq_row_count_usual", severity="warn",
             description="postings of the date within 0.7x-1.5x the median of the 28 dates before",
             sql=count_sql,
-            min_threshold=f"SELECT COALESCE(0.7 * ({median_count}), 0)",
-            max_threshold=f"SELECT COALESCE(1.5 * ({median_count}), 1e12)"),
+            min_threshold=f"SELECT COALESCE(round((0.7 * ({median_count}))::numeric, 2), 0)",
+            max_threshold=f"SELECT COALESCE(round((1.5 * ({median_count}))::numeric, 2), 1e12)"),
         ThresholdCheck(
             task_id="dq_no_technology_share", severity="warn",
             description="share of the date's postings with no technology at most 1.5x its median of the 28 "
                         "dates before (and never above 0.5 without history)",
             sql=f"SELECT COALESCE(avg(no_tech::int), 0) FROM ({_NO_TECH}) AS t WHERE day = {DAY}",
             min_threshold=0,
-            max_threshold=f"SELECT COALESCE(LEAST(1, 1.5 * ({median_no_tech}) + 0.02), 0.5)"),
+            max_threshold=f"SELECT COALESCE(round(LEAST(1, 1.5 * ({median_no_tech}) + 0.02)::numeric, 4), 0.5)"),
         ThresholdCheck(
             task_id="dq_unmapped_spike", severity="warn",
             description="unmapped terms first met on the date at most 3x the median of the 28 dates before "
@@ -227,12 +232,14 @@ def check_tasks() -> list:
                             for column in ("classifier_version", "kept_text", "extraction_backend")}),
         TableCheck(
             task_id="dq_null_rates", severity="warn",
-            description="null rates of the columns the trends and filters rely on: posted_at and location "
-                        "at most 20% of the date's postings, an Indeed posting's company at most 20%",
+            description="null rates of the columns the trends and filters rely on: posted_at at most 20% of "
+                        "the date's postings, an Indeed posting's location and company at most 20% each",
             table="jobreqs.postings", partition_clause=postings_of_day,
             checks={
                 "posted_at_null_rate": {"check_statement": "COALESCE(avg((posted_at IS NULL)::int), 0) <= 0.2"},
-                "location_null_rate": {"check_statement": "COALESCE(avg((location IS NULL)::int), 0) <= 0.2"},
+                # Upwork jobs name no location or company: those rates are Indeed's
+                "location_null_rate": {"check_statement": "COALESCE(avg((location IS NULL)::int), 0) <= 0.2",
+                                       "partition_clause": "source = 'indeed'"},
                 "company_null_rate": {"check_statement": "COALESCE(avg((company IS NULL)::int), 0) <= 0.2",
                                       "partition_clause": "source = 'indeed'"},
             }, accept_none=True),

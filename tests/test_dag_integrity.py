@@ -88,3 +88,16 @@ def test_daily_dag_checks_quality_after_load_before_publish(parsed):
         assert isinstance(task, BaseSQLOperator), task.task_id
         assert "load" in task.upstream_task_ids and "publish" in task.downstream_task_ids, task.task_id
         assert task.retry_on_failure is False  # a miss is final; retries only cover errors
+
+
+def test_rederive_dag_runs_on_the_daily_publish_asset_one_mapped_task_per_date(parsed):
+    from airflow.dag_processing.dagbag import DagBag
+
+    daily = DagBag(dag_folder=str(DAGS / "jobreqs_daily.py")).get_dag("jobreqs_daily")
+    dag = DagBag(dag_folder=str(DAGS / "jobreqs_rederive.py")).get_dag("jobreqs_rederive")
+    emitted = {a.uri for a in daily.get_task("publish").outlets}
+    assert emitted == {"jobreqs://warehouse/posting_technologies"}
+    assert {asset.uri for asset in dag.timetable.asset_condition.objects} == emitted
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order == ["find_dates", "rederive", "publish"]
+    assert dag.get_task("publish").trigger_rule == "none_failed"
