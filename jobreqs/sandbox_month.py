@@ -86,7 +86,8 @@ def run_days(days: list[dt.date], upwork_jobs: int, out=sys.stdout,
         if block and block[0] <= day <= block[1]:
             options["indeed"] = {"blocked_share": block[2]}
         with sandboxes.serving(day, options=options):
-            dag_run = dag.test(logical_date=dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc))
+            dag_run = dag.test(logical_date=dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc),
+                               run_conf={"sources": sandboxes.registered()})
         states[day] = str(dag_run.state)
         print(f"{day}  {states[day]:<8} {time.monotonic() - began:6.1f} s", file=out, flush=True)
     return states
