@@ -16,8 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
     "run": ("jobreqs.runner", "run the daily DAG for a date (default today) and print a summary"),
     "sandbox-month": ("jobreqs.sandbox_month", "run (or re-run) 30 dates on the sandboxes and show their trends"),
+    "dates": ("jobreqs.dates", "list which dates have data (raw snapshots, postings, last run), e.g. after a backfill"),
     "migrate": ("jobreqs.warehouse_cli", "apply the warehouse migrations"),
     "warehouse-url": ("jobreqs.warehouse_cli", "print how to connect a SQL client to the warehouse"),
+    "stop-embedded": ("jobreqs.embedded_pg", "stop the embedded Postgres of .state/pg (make clean-state)"),
     "ui": ("jobreqs.ui", "start the Airflow UI (airflow standalone) with the project's DAGs and plugins"),
     "indeed-parse": ("scrapers.indeed.cli", "parse saved Indeed search or job pages to JSON Lines"),
     "upwork-authorize": ("scrapers.upwork.authorize", "authorize the Upwork OAuth app once (authorization-code flow)"),

@@ -104,8 +104,22 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
         raise AirflowSkipException(reason)
 
 
+def log_source(source: str, url: str | None) -> None:
+    """Say in the task's log where the source is collected from: a sandbox or the real site."""
+    from jobreqs import sandboxes
+
+    if sandboxes.is_loopback(url):
+        log.info("%s: collecting from the local sandbox at %s, not the real site (no real %s source is "
+                    "configured: `jobreqs run` and `jobreqs ui` start the sandboxes)", source, url, source)
+    else:
+        log.info("%s: collecting from %s", source, url or "the configured connection")
+
+
 def run_scrape_indeed(ctx: RunContext) -> dict:
     skip_collection(ctx, "indeed", "scrape_indeed")
+    from scrapers.indeed.run import default_base_url
+
+    log_source("indeed", default_base_url())
     from scrapers.indeed.run import scrape_indeed
 
     manifest = scrape_indeed(lake.lake_root(), ctx.day,
@@ -127,6 +141,9 @@ def run_upwork_token(ctx: RunContext) -> dict:
 
 def run_upwork_fetch(ctx: RunContext) -> dict:
     skip_collection(ctx, "upwork", "upwork_fetch")
+    from jobreqs import sandboxes
+
+    log_source("upwork", sandboxes.source_url("upwork"))
     from scrapers.upwork.fetch import upwork_fetch
 
     stats = upwork_fetch(lake.lake_root(), ctx.day)
@@ -167,8 +184,12 @@ def run_normalise(ctx: RunContext) -> dict:
     sources = tuple(ctx.params.get("sources") or ("indeed", "upwork"))
     stats = normalise_day(lake.lake_root(), ctx.day, sources)
     stats["path"] = str(lake.partition(lake.lake_root(), "staging", "postings", ctx.day))
-    status = "skipped" if stats["message"] else "success"
-    return ctx.record("normalise", stats, status=status, message=stats["message"])
+    if stats["message"]:  # no raw snapshot: nothing downstream has anything to do
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        ctx.record("normalise", stats, status="skipped", message=stats["message"])
+        raise AirflowSkipException(stats["message"])
+    return ctx.record("normalise", stats)
 
 
 def run_classify(ctx: RunContext) -> dict:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import io
 import os
 import socket
 import sys
@@ -53,7 +54,7 @@ def run_days(days: list[dt.date], upwork_jobs: int, out=sys.stdout) -> dict[dt.d
     """Run the daily DAG for each date on the sandboxes; return each date's run state."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from jobreqs import sandboxes
+    from jobreqs import runner, sandboxes
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
@@ -63,7 +64,7 @@ def run_days(days: list[dt.date], upwork_jobs: int, out=sys.stdout) -> dict[dt.d
     for day in days:
         began = time.monotonic()
         with sandboxes.serving(day, options={"upwork": {"jobs": upwork_jobs}}):
-            dag_run = dag.test(logical_date=dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc))
+            dag_run = runner.test_run(dag, day, out=io.StringIO())  # one line per date, not per task
         states[day] = str(dag_run.state)
         print(f"{day}  {states[day]:<8} {time.monotonic() - began:6.1f} s", file=out, flush=True)
     return states
@@ -155,13 +156,18 @@ def screenshot(url: str, path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jobreqs import runlock, runner
+
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "DEBUG" if args.verbose else "WARNING")
     airflow_env.apply()
-    airflow_env.ensure_metadata_db()
+    runner.quiet(args.verbose)
     days = dates(args.days, args.end)
     began = time.monotonic()
-    print(f"jobreqs_daily for {days[0]} .. {days[-1]} on the sandboxes ({args.days} dates):", flush=True)
-    states = run_days(days, args.upwork_jobs)
+    with runlock.exclusive("sandbox-month"):
+        airflow_env.ensure_metadata_db()
+        runner.quiet(args.verbose)
+        print(f"jobreqs_daily for {days[0]} .. {days[-1]} on the sandboxes ({args.days} dates):", flush=True)
+        states = run_days(days, args.upwork_jobs)
     figures = month_figures(days[0], days[-1])
     print(f"\n{sum(s == 'success' for s in states.values())} of {len(days)} runs succeeded "
           f"in {time.monotonic() - began:.0f} s")
