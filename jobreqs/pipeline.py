@@ -84,6 +84,14 @@ def collects_from_sandbox(source: str, day: dt.date) -> bool:
     return sandboxes.serves(source, day)
 
 
+def sandbox_url(source: str) -> str | None:
+    """The local sandbox ``source`` collects from, if it collects from one."""
+    from jobreqs import sandboxes
+
+    url = sandboxes.source_url(source)
+    return url if sandboxes.is_loopback(url) else None
+
+
 def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     """Skip a collection task (recorded, with its reason) when its source is switched off in the
     run's params, or when the date is too old to collect: the real sites cannot go back in time,
@@ -96,7 +104,12 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     reason = None
     if source not in sources:
         reason = f"{source} is switched off in this run's params"
-    elif ctx.day < today - dt.timedelta(days=1) and not collects_from_sandbox(source, ctx.day):
+    elif collects_from_sandbox(source, ctx.day):
+        pass  # a sandbox serving this date (today's, or one started for a past date)
+    elif sandbox_url(source):
+        reason = (f"the local sandbox {source} collects from serves other dates, not {ctx.day}; the run "
+                  "re-processes the raw snapshot the lake holds for that date")
+    elif ctx.day < today - dt.timedelta(days=1):
         reason = (f"{ctx.day} is in the past: {source} cannot be collected again; the run "
                   "re-processes the raw snapshot the lake holds for that date")
     if reason:

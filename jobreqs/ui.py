@@ -86,6 +86,12 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("AIRFLOW__API__PORT", str(args.port))
     os.environ.setdefault("AIRFLOW__API__HOST", args.host)
     _refuse_open_admin(os.environ["AIRFLOW__API__HOST"])
+    # Task processes reach the api-server's execution API here (Airflow's default says
+    # localhost:8080, which misses another --port, and may resolve to ::1 where nothing listens).
+    reach = os.environ["AIRFLOW__API__HOST"]
+    reach = "127.0.0.1" if reach in LOOPBACK or reach in ("0.0.0.0", "::", "") else reach
+    os.environ.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+                          f"http://{reach}:{os.environ['AIRFLOW__API__PORT']}/execution/")
     airflow = str(Path(sys.executable).with_name("airflow"))
     # standalone starts its components as `airflow ...` found on PATH: make it this virtualenv's.
     os.environ["PATH"] = os.pathsep.join([str(Path(airflow).parent), os.environ.get("PATH", "")])
