@@ -86,6 +86,12 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("AIRFLOW__API__PORT", str(args.port))
     os.environ.setdefault("AIRFLOW__API__HOST", args.host)
     _refuse_open_admin(os.environ["AIRFLOW__API__HOST"])
+    # The LocalExecutor starts a worker process per parallelism slot (32 by default): a laptop's
+    # UI needs a few (the daily DAG runs at most four tasks at once).
+    os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
+    # The api-server on SQLite answers tasks slowly when the machine is busy: Airflow's 5 s
+    # timeout then kills healthy tasks (SIGKILL after failed execution-API calls).
+    os.environ.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60")
     # Task processes reach the api-server's execution API here (Airflow's default says
     # localhost:8080, which misses another --port, and may resolve to ::1 where nothing listens).
     reach = os.environ["AIRFLOW__API__HOST"]
