@@ -52,11 +52,16 @@ def _refuse_open_admin(host: str) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+    """Whether a live (non-zombie) process is left in process group ``pgid`` (from /proc: a
+    zombie whose parent has not reaped it yet still counts for ``killpg``)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:  # state, ppid, pgrp
+            return True
+    return False
 
 
 def stop_group(process: subprocess.Popen, grace: float = 30) -> None:
@@ -65,17 +70,16 @@ def stop_group(process: subprocess.Popen, grace: float = 30) -> None:
     import time
 
     pgid = process.pid  # start_new_session: the child leads its own group
-    if _group_alive(pgid):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        process.poll()  # reap the leader: a zombie still counts as a member
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.5)
-    else:
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
+            os.killpg(pgid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            process.poll()  # reap the leader
+            if not _group_alive(pgid):
+                process.wait()
+                return
+            time.sleep(0.3)
     process.wait()
 
 

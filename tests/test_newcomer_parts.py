@@ -99,3 +99,31 @@ def test_the_makefile_finds_a_supported_python_and_refuses_others_before_install
     assert result.returncode != 0
     assert "is Python 3.10.4: Python 3.11, 3.12 or 3.13 is required" in result.stdout + result.stderr
     assert not (tmp_path / ".venv").exists()
+
+
+def test_ui_stop_group_stops_a_process_tree_that_outlives_its_leader():
+    """What ``jobreqs ui`` does on SIGTERM: the whole group of ``airflow standalone`` goes, the
+    grandchildren that outlive their parent included."""
+    from jobreqs.ui import _group_alive, stop_group
+
+    # a leader whose child ignores SIGTERM (a busy worker): SIGKILL after the grace period
+    script = "import subprocess, sys, time\n" \
+             "subprocess.Popen([sys.executable, '-c', 'import signal, time; " \
+             "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)'])\ntime.sleep(120)"
+    leader = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    time.sleep(1.5)
+    assert _group_alive(leader.pid)
+    started = time.monotonic()
+    stop_group(leader, grace=3)
+    assert not _group_alive(leader.pid) and time.monotonic() - started < 20
+
+
+def test_ui_refuses_an_open_address_while_every_visitor_is_admin(monkeypatch):
+    from jobreqs.ui import _refuse_open_admin
+
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    _refuse_open_admin("127.0.0.1")
+    with pytest.raises(SystemExit, match="SIMPLE_AUTH_MANAGER_ALL_ADMINS=False"):
+        _refuse_open_admin("0.0.0.0")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+    _refuse_open_admin("0.0.0.0")  # with a login it may listen anywhere
