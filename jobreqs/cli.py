@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = next((a for a in argv if a in COMMANDS), None)
     for name, (_, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        # also after the command (`make run ARGS=-v`); SUPPRESS keeps the global flag's value
+        command_parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                    help="log at DEBUG level, with every warning")
         if name == chosen:  # import only the module of the command being run
             _module(name).add_arguments(command_parser)
     args = parser.parse_args(argv)
