@@ -251,6 +251,10 @@ def run_extract(ctx: RunContext, source_dir: str) -> dict:
     from transforms.extract.stage import ExtractionRun
 
     backend = ctx.params.get("extraction_backend", "local")
+    if backend == "openai":
+        from transforms.extract.openai_backend import require_usable
+
+        require_usable()  # no connection or a refused key: fail now, without retries
     rejects = lake.Spool()
     extraction = ExtractionRun(backend, quarantine=rejects)
     options = extraction_options(ctx.params, ctx.run_id)

@@ -306,6 +306,17 @@ def preflight(conn_id: str = OPENAI_CONN_ID, timeout: float = 10.0) -> str:
     return base_url
 
 
+def require_usable(conn_id: str = OPENAI_CONN_ID) -> None:
+    """In a task: :func:`preflight`, failing the task at once (no retry) when the backend cannot
+    work: retrying a missing connection or a refused key only adds minutes of backoff."""
+    try:
+        preflight(conn_id)
+    except NotUsable as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from None
+
+
 def sync_client(conn_id: str = OPENAI_CONN_ID):
     from openai import OpenAI
 
