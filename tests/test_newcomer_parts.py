@@ -127,3 +127,36 @@ def test_ui_refuses_an_open_address_while_every_visitor_is_admin(monkeypatch):
         _refuse_open_admin("0.0.0.0")
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
     _refuse_open_admin("0.0.0.0")  # with a login it may listen anywhere
+
+
+def test_summary_says_what_its_figures_are_and_marks_files_of_an_earlier_run(warehouse, lake_root):
+    import datetime as dt
+
+    from jobreqs import lake, summary
+    from jobreqs.runs import record_stage
+
+    day = dt.date(2026, 11, 20)
+    old = lake.partition(lake_root, "raw", "indeed", day) / "part-0000.jsonl.gz"
+    lake.write_jsonl_gz(old, iter([{"a": 1}]))
+    os.utime(old.path, (time.time() - 3600, time.time() - 3600))  # written an hour before this run
+    new = lake.partition(lake_root, "staging", "postings", day) / "part-0000.jsonl.gz"
+    lake.write_jsonl_gz(new, iter([{"a": 1}]))
+    import psycopg
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        record_stage(conn, run_id="r1", dag_id="jobreqs_daily", day=day, stage="clean_up",
+                     stats={"technologies": 12, "removed_terms": 0, "unmapped_terms": 1})
+
+    class Run:
+        state, run_id = "success", "r1"
+        start_date = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+
+        @staticmethod
+        def get_task_instances():
+            return []
+
+    text = summary.render(Run, day, 1.0, [])
+    assert "clean_up: posting-technology pairs 12" in text
+    assert "rows per table (every date):" in text and "technologies (the taxonomy) " in text
+    assert "raw/indeed/dt=2026-11-20/: part-0000.jsonl.gz (earlier run)" in text
+    assert "staging/postings/dt=2026-11-20/: part-0000.jsonl.gz\n" in text + "\n"
