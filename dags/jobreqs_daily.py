@@ -170,8 +170,11 @@ def jobreqs_daily():
     extract_openai_batch = OpenAIExtractBatchOperator(
         task_id="extract_openai_batch",
         run_if="{{ params.extraction_backend == 'openai' and params.openai_mode == 'batch' }}",
-        input_partition="staging/classified/dt={{ (logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",
-        batch_key="{{ dag.dag_id }}/{{ (logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",
+        # a run triggered without a logical date (the UI's default) has none in its template context
+        input_partition="staging/classified/dt={{ (logical_date if logical_date is defined and logical_date "
+                        "else dag_run.run_after).strftime('%Y-%m-%d') }}",
+        batch_key="{{ dag.dag_id }}/{{ (logical_date if logical_date is defined and logical_date "
+                  "else dag_run.run_after).strftime('%Y-%m-%d') }}",
         model="{{ params.openai_model or '' }}",
     )
 
