@@ -61,8 +61,9 @@ def newcomer_env() -> dict[str, str]:
 
 def run_timed(command: str, cwd: Path, env: dict, timeout: float) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
-    result = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=timeout, start_new_session=True)
+    # one stream, in the order a terminal shows it
+    result = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, timeout=timeout, start_new_session=True)
     return result, time.monotonic() - started
 
 
@@ -175,7 +176,7 @@ def test_a_newcomer_clones_runs_tests_triggers_from_the_ui_and_cleans_up(artifac
     try:
         # 1. make run, as written: installs .venv, runs today's DAG on the sandboxes
         result, seconds = run_timed(commands[0], clone, env, timeout=1500)
-        output = result.stdout + result.stderr
+        output = result.stdout
         figures["make_run_seconds"] = f"{seconds:.0f}"
         figures["make_run_lines"] = str(len(output.splitlines()))
         # what `jobreqs run` printed, the install's lines (pip's own warnings included) left out
@@ -190,7 +191,7 @@ def test_a_newcomer_clones_runs_tests_triggers_from_the_ui_and_cleans_up(artifac
         # 2. make test, as written, on a short selection (README: PYTEST_ARGS picks tests)
         result, seconds = run_timed(f"{commands[1]} PYTEST_ARGS={shlex.quote(CLONE_PYTEST_ARGS)}", clone, env, timeout=900)
         figures["make_test_seconds"] = f"{seconds:.0f}"
-        assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+        assert result.returncode == 0, result.stdout[-6000:]
         assert re.search(r"\d+ passed", result.stdout), result.stdout[-3000:]
 
         # 3. jobreqs ui: starts the sandboxes, listens on 127.0.0.1 only
@@ -260,7 +261,7 @@ def test_a_newcomer_clones_runs_tests_triggers_from_the_ui_and_cleans_up(artifac
         result, seconds = run_timed("make clean-state", clone, env, timeout=180)
         figures["clean_state_seconds"] = f"{seconds:.0f}"
         print("FIGURES " + " ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
-        clean_output = result.stdout + result.stderr
+        clean_output = result.stdout
         left = processes_of(clone)
         if not left:
             shutil.rmtree(tmp_path, ignore_errors=True)
