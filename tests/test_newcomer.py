@@ -61,9 +61,16 @@ def newcomer_env() -> dict[str, str]:
 
 def run_timed(command: str, cwd: Path, env: dict, timeout: float) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
-    # one stream, in the order a terminal shows it
-    result = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, timeout=timeout, start_new_session=True)
+    # one stream, in the order a terminal shows it; on a timeout or an interrupt the whole session
+    # goes (make, pip, jobreqs and what they started), not only bash
+    process = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except BaseException:
+        stop_group(process)
+        raise
+    result = subprocess.CompletedProcess(process.args, process.returncode, output, None)
     return result, time.monotonic() - started
 
 
@@ -130,13 +137,19 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def stop_group(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
+    """SIGTERM to the session's group, SIGKILL after a minute (children that outlive their parent too)."""
+    import contextlib
+
+    for sig, wait in ((signal.SIGTERM, 60), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
         try:
-            process.wait(60)
+            process.wait(wait)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # the leader went; anything left of its group goes too
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            continue
 
 
 def screenshot_run(base: str, dag_id: str, run_id: str, path: Path) -> None:
