@@ -1,7 +1,8 @@
 """
 ### jobreqs_daily
 
-Every day: collect the day's job postings (Indeed, Upwork), keep the paragraphs that talk about
+Every day: collect the day's job postings (Indeed, Upwork; Hacker News's "Who is hiring?"
+threads and public Greenhouse/Lever/Ashby job boards when switched on in `sources`), keep the paragraphs that talk about
 technology, extract the technologies named there, map them to canonical names, and publish the
 result to the warehouse (`jobreqs_warehouse`) and the lake.
 
@@ -12,7 +13,8 @@ which `sources` to collect, and the `extraction_backend` (`local`, free and offl
 re-process the raw snapshots the lake already holds for each date: real sites cannot go back in
 time, so for a past date they are skipped and a date without snapshots ends with a clear message.
 A local sandbox started for a past date serves it, so that date is collected (`jobreqs
-sandbox-month` builds a month that way).
+sandbox-month` builds a month that way). Hacker News's threads stay online: a backfill collects
+their past dates again.
 
 **A date with no data** (no raw snapshot in the lake) is visibly different: `normalise` and every
 step after it end *skipped* (pink), with the reason in `normalise`'s log and in
@@ -87,8 +89,16 @@ def _ctx():
         "locations": Param(["remote"], type="array", items={"type": "string"},
                            description="Indeed search locations"),
         "sources": Param(["indeed", "upwork"], type="array",
-                         items={"type": "string", "enum": ["indeed", "upwork"]},
-                         description="Sources to collect and process"),
+                         items={"type": "string", "enum": ["indeed", "upwork", "hn", "greenhouse", "lever", "ashby"]},
+                         description="Sources to collect and process (hn: Hacker News \"Who is hiring?\"; "
+                                     "greenhouse, lever, ashby: the public job boards in ats_boards)"),
+        "ats_boards": Param(None, type=["null", "object"],
+                            description="job boards to read per system: {\"greenhouse\": [\"token\", ...], \"lever\": "
+                                        "[...], \"ashby\": [...]}, an entry a token or {\"board\", \"company\"}; "
+                                        "empty: the Airflow Variable jobreqs_ats_boards (docs/sources.md has a "
+                                        "starter list)"),
+        "ats_min_interval": Param(1.0, type="number", minimum=0,
+                                  description="seconds between two job-board requests"),
         "upwork_enrich_limit": Param(10_000, type="integer", minimum=0,
                                      description="most Upwork jobs to enrich per run (the rest wait)"),
         "extraction_backend": Param("local", type="string", enum=["local", "openai"],
@@ -120,6 +130,35 @@ def jobreqs_daily():
         from jobreqs.pipeline import run_scrape_indeed
 
         return run_scrape_indeed(_ctx())
+
+    @task
+    def collect_hn() -> dict:
+        """Collects the date's top-level comments of Hacker News's "Who is hiring?" threads
+        (official API) to raw/hn/dt=D/; a past date too (the threads stay online)."""
+        from jobreqs.pipeline import run_collect_hn
+
+        return run_collect_hn(_ctx())
+
+    @task(task_id="collect_greenhouse")
+    def collect_greenhouse() -> dict:
+        """Collects every open job of the configured Greenhouse boards (Job Board API)."""
+        from jobreqs.pipeline import run_collect_ats
+
+        return run_collect_ats(_ctx(), "greenhouse")
+
+    @task(task_id="collect_lever")
+    def collect_lever() -> dict:
+        """Collects every open job of the configured Lever boards (Postings API)."""
+        from jobreqs.pipeline import run_collect_ats
+
+        return run_collect_ats(_ctx(), "lever")
+
+    @task(task_id="collect_ashby")
+    def collect_ashby() -> dict:
+        """Collects every open job of the configured Ashby boards (Posting API)."""
+        from jobreqs.pipeline import run_collect_ats
+
+        return run_collect_ats(_ctx(), "ashby")
 
     @task
     def upwork_token() -> dict:
@@ -217,7 +256,9 @@ def jobreqs_daily():
     postings = normalise()
     scraped = scrape_indeed()
     migrated >> scraped  # it records its statistics: the warehouse must be migrated first
-    [migrated, fetched, scraped] >> postings
+    open_sources = [collect_hn(), collect_greenhouse(), collect_lever(), collect_ashby()]
+    migrated >> open_sources
+    [migrated, fetched, scraped, *open_sources] >> postings
     classified = classify(postings)
     migrated >> sync_taxonomy() >> extract_openai_batch
     classified >> extract_openai_batch

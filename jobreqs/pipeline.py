@@ -21,6 +21,10 @@ from jobreqs.runs import record_stage
 log = logging.getLogger(__name__)
 
 DAG_ID = "jobreqs_daily"
+#: The sources a run collects when its params name none (the DAG's ``sources`` default).
+DEFAULT_SOURCES = ("indeed", "upwork")
+#: Sources whose past dates stay online (HN's threads), so a backfill collects them again.
+PAST_COLLECTABLE = frozenset({"hn"})
 
 
 @dataclass(frozen=True)
@@ -99,17 +103,17 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     for that date (``jobreqs sandbox-month``) is collected from, past or not."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    sources = ctx.params.get("sources") or ("indeed", "upwork")
+    sources = ctx.params.get("sources") or DEFAULT_SOURCES
     today = dt.datetime.now(dt.timezone.utc).date()
     reason = None
     if source not in sources:
         reason = f"{source} is switched off in this run's params"
     elif collects_from_sandbox(source, ctx.day):
         pass  # a sandbox serving this date (today's, or one started for a past date)
-    elif sandbox_url(source):
+    elif sandbox_url(source) and source not in PAST_COLLECTABLE:
         reason = (f"the local sandbox {source} collects from serves other dates, not {ctx.day}; the run "
                   "re-processes the raw snapshot the lake holds for that date")
-    elif ctx.day < today - dt.timedelta(days=1):
+    elif ctx.day < today - dt.timedelta(days=1) and source not in PAST_COLLECTABLE:
         reason = (f"{ctx.day} is in the past: {source} cannot be collected again; the run "
                   "re-processes the raw snapshot the lake holds for that date")
     if reason:
@@ -143,6 +147,54 @@ def run_scrape_indeed(ctx: RunContext) -> dict:
         message = (f"degraded: {manifest['search_pages_degraded']} search pages stayed broken and were read from "
                    "their DOM cards (later cards may be missing; see the quarantine)")
     return ctx.record("scrape_indeed", manifest, message=message)
+
+
+def run_collect_hn(ctx: RunContext) -> dict:
+    skip_collection(ctx, "hn", "collect_hn")
+    from scrapers.hn.collect import collect_hn
+
+    stats = collect_hn(lake.lake_root(), ctx.day)
+    message = None
+    if stats["coverage"] < 1.0:
+        message = (f"covered {stats['coverage']:.0%} of the date's {stats['listed']} comments: "
+                   f"{stats['quarantined']} quarantined (see quarantine/hn/)")
+    return ctx.record("collect_hn", stats, message=message)
+
+
+def ats_boards(params: dict) -> dict:
+    """The job boards to read: the run's ``ats_boards`` param, else the Airflow Variable
+    ``jobreqs_ats_boards`` (JSON), else none. Read when the task runs, never at parse time."""
+    boards = params.get("ats_boards")
+    if boards:
+        return boards
+    from airflow.sdk import Variable
+
+    from scrapers.ats.boards import BOARDS_VARIABLE
+
+    return Variable.get(BOARDS_VARIABLE, default=None, deserialize_json=True) or {}
+
+
+def run_collect_ats(ctx: RunContext, ats: str) -> dict:
+    """A job board system's task: every open job of the configured boards, once for the date."""
+    stage = f"collect_{ats}"
+    skip_collection(ctx, ats, stage)
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from scrapers.ats.boards import boards_for
+    from scrapers.ats.collect import MIN_INTERVAL, collect_ats
+
+    boards = boards_for(ats, ats_boards(ctx.params))
+    if not boards:
+        reason = f"no {ats} boards configured (the ats_boards param or the Airflow Variable jobreqs_ats_boards)"
+        ctx.record(stage, {}, status="skipped", message=reason)
+        raise AirflowSkipException(reason)
+    interval = float(ctx.params.get("ats_min_interval", MIN_INTERVAL) or 0)
+    stats = collect_ats(lake.lake_root(), ctx.day, ats, boards, min_interval=interval)
+    message = None
+    if stats["boards_collected"] < stats["boards"]:
+        message = (f"read {stats['boards_collected']} of {stats['boards']} boards ({stats['boards_missing']} not found, "
+                   f"{stats['boards_failed']} failed; see quarantine/{ats}/)")
+    return ctx.record(stage, stats, message=message)
 
 
 def run_upwork_token(ctx: RunContext) -> dict:
@@ -194,7 +246,7 @@ def run_upwork_enrich(ctx: RunContext) -> dict:
 def run_normalise(ctx: RunContext) -> dict:
     from transforms.normalise import normalise_day
 
-    sources = tuple(ctx.params.get("sources") or ("indeed", "upwork"))
+    sources = tuple(ctx.params.get("sources") or DEFAULT_SOURCES)
     stats = normalise_day(lake.lake_root(), ctx.day, sources)
     stats["path"] = str(lake.partition(lake.lake_root(), "staging", "postings", ctx.day))
     if stats["message"]:  # no raw snapshot: nothing downstream has anything to do

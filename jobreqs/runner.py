@@ -148,6 +148,10 @@ def _run(args: argparse.Namespace) -> int:
 
     day = args.date or dt.datetime.now(dt.timezone.utc).date()
     conf = {"extraction_backend": args.backend} if args.backend else {}
+    if not args.live:  # every sandbox served is collected from (the DAG's default names fewer sources)
+        from jobreqs import sandboxes as registry
+
+        conf["sources"] = registry.registered()
     live = contextlib.nullcontext(["sources: the real sites, through the configured connections"])
     with live if args.live else sandboxes(day) as notes:
         bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])

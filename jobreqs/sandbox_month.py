@@ -64,7 +64,8 @@ def run_days(days: list[dt.date], upwork_jobs: int, out=sys.stdout) -> dict[dt.d
     for day in days:
         began = time.monotonic()
         with sandboxes.serving(day, options={"upwork": {"jobs": upwork_jobs}}):
-            dag_run = runner.test_run(dag, day, out=io.StringIO())  # one line per date, not per task
+            dag_run = runner.test_run(dag, day, {"sources": sandboxes.registered()},
+                                      out=io.StringIO())  # one line per date, not per task
         states[day] = str(dag_run.state)
         print(f"{day}  {states[day]:<8} {time.monotonic() - began:6.1f} s", file=out, flush=True)
     return states

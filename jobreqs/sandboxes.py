@@ -36,7 +36,10 @@ _HIDDEN = {"upwork": ("AIRFLOW_CONN_UPWORK_API", "AIRFLOW_CONN_UPWORK_OAUTH")}
 #: What configures a real source: environment variables, or Airflow connections (defined in the
 #: environment or in the metadata database, through the UI).
 _REAL = {"indeed": (("JOBREQS_INDEED_BASE_URL",), ("indeed_proxy",)),
-         "upwork": (("JOBREQS_UPWORK_BASE_URL",), ("upwork_api",))}
+         "upwork": (("JOBREQS_UPWORK_BASE_URL",), ("upwork_api",)),
+         "hn": (("JOBREQS_HN_BASE_URL",), ()),
+         **{ats: ((f"JOBREQS_{ats.upper()}_BASE_URL", "AIRFLOW_VAR_JOBREQS_ATS_BOARDS"), ())
+            for ats in ("greenhouse", "lever", "ashby")}}
 
 
 def register(source: str, starter: Starter, configured_url: Callable[[], str | None]) -> None:
@@ -120,6 +123,44 @@ def _upwork(day: dt.date, jobs: int = SANDBOX_UPWORK_JOBS) -> Iterator[tuple[dic
                                             f"token through a sandbox Zyte API), not the real site")
 
 
+@contextlib.contextmanager
+def _hn(day: dt.date) -> Iterator[tuple[dict[str, str], str]]:
+    from scrapers.hn.sandbox import sandbox_server
+
+    with sandbox_server(day=day) as url:
+        yield {"JOBREQS_HN_BASE_URL": url}, f"Hacker News: the local sandbox at {url} (the official API's shapes), not the real API"
+
+
+def _hn_url() -> str:
+    from scrapers.hn.collect import base_url
+
+    return base_url()
+
+
+def _boards(ats: str) -> Starter:
+    @contextlib.contextmanager
+    def start(day: dt.date) -> Iterator[tuple[dict[str, str], str]]:
+        import json
+
+        from scrapers.ats.sandbox import SANDBOX_BOARDS, sandbox_server
+
+        with sandbox_server(ats, day=day) as url:
+            # the boards list through its real channel: an Airflow Variable (set from the environment)
+            yield ({f"JOBREQS_{ats.upper()}_BASE_URL": url, "AIRFLOW_VAR_JOBREQS_ATS_BOARDS": json.dumps(SANDBOX_BOARDS)},
+                   f"{ats.title()}: the local sandbox job-board API at {url} (real shapes), not the real service")
+
+    return start
+
+
+def _boards_url(ats: str) -> Callable[[], str]:
+    def url() -> str:
+        from scrapers.ats.boards import base_url
+
+        return base_url(ats)
+
+    return url
+
+
 def _indeed_url() -> str:
     from scrapers.indeed.run import default_base_url
 
@@ -137,6 +178,9 @@ def _upwork_url() -> str | None:
 
 register("indeed", _indeed, _indeed_url)
 register("upwork", _upwork, _upwork_url)
+register("hn", _hn, _hn_url)
+for _ats in ("greenhouse", "lever", "ashby"):
+    register(_ats, _boards(_ats), _boards_url(_ats))
 
 
 @contextlib.contextmanager

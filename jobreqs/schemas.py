@@ -81,10 +81,69 @@ class UpworkRawJob(_Record):
     _utc_times = field_validator("published_at", "fetched_at")(_utc)
 
 
+class HNRawComment(_Record):
+    """One top-level comment of a Hacker News "Who is hiring?" thread (``scrapers.hn.collect``):
+    the full text always, the first line's "Company | Role | Location | REMOTE | salary" parsed
+    where it follows the convention."""
+
+    id: str = Field(min_length=1, max_length=32)
+    thread_id: str = Field(min_length=1)
+    thread_title: str
+    author: str | None = None
+    posted_at: dt.datetime
+    text_html: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    first_line: str
+    company: str | None = None
+    role: str | None = None
+    location: str | None = None
+    is_remote: bool | None = None
+    salary_text: str | None = None
+    salary_min: float | None = Field(default=None, ge=0)
+    salary_max: float | None = Field(default=None, ge=0)
+    salary_currency: str | None = Field(default=None, max_length=3)
+    salary_period: Literal["hour", "year"] | None = None
+    fetched_at: dt.datetime
+
+    _utc_times = field_validator("posted_at", "fetched_at")(_utc)
+
+
+class AtsRawJob(_Record):
+    """One open job of a public Greenhouse, Lever or Ashby job board (``scrapers.ats``), as
+    collected on a date; the same job comes again every date it stays open."""
+
+    ats: Literal["greenhouse", "lever", "ashby"]
+    board: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=128)
+    title: str = Field(min_length=1)
+    company: str | None = None
+    location: str | None = None
+    team: str | None = None
+    employment_type: str | None = None
+    is_remote: bool | None = None
+    published_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    url: str = Field(min_length=1)
+    description_html: str | None = None
+    description_text: str = Field(min_length=1)
+    salary_min: float | None = Field(default=None, ge=0)
+    salary_max: float | None = Field(default=None, ge=0)
+    salary_currency: str | None = Field(default=None, max_length=3)
+    salary_period: SalaryPeriod | None = None
+    fetched_at: dt.datetime
+
+    _utc_times = field_validator("published_at", "updated_at", "fetched_at")(_utc)
+
+
+#: Every source a posting can come from (the warehouse's postings.source accepts these).
+SOURCES = ("indeed", "upwork", "hn", "greenhouse", "lever", "ashby")
+Source = Literal["indeed", "upwork", "hn", "greenhouse", "lever", "ashby"]
+
+
 class Posting(_Record):
     """A posting in the common schema, whatever its source."""
 
-    source: Literal["indeed", "upwork"]
+    source: Source
     source_id: str
     url: str | None = None
     title: str

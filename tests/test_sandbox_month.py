@@ -28,7 +28,8 @@ def test_sandbox_month_on_three_dates(airflow_metadata, warehouse, lake_root, ar
     shot.unlink(missing_ok=True)
     env = dict(airflow_metadata) | {"AIRFLOW_CONN_JOBREQS_WAREHOUSE": airflow_conn_json(warehouse),
                                     "JOBREQS_LAKE_URL": str(lake_root)}
-    for key in [k for k in env if k.startswith(("JOBREQS_INDEED_", "JOBREQS_UPWORK_"))]:
+    for key in [k for k in env if k.startswith(("JOBREQS_INDEED_", "JOBREQS_UPWORK_", "JOBREQS_HN_", "JOBREQS_GREENHOUSE_",
+                                                "JOBREQS_LEVER_", "JOBREQS_ASHBY_", "AIRFLOW_VAR_JOBREQS_ATS"))]:
         env.pop(key)  # the command starts the sandboxes itself
     result = subprocess.run([sys.executable, "-m", "jobreqs.cli", "sandbox-month", "--days", str(DAYS),
                              "--end", END.isoformat(), "--upwork-jobs", "60", "--screenshot", str(shot)],
@@ -41,10 +42,13 @@ def test_sandbox_month_on_three_dates(airflow_metadata, warehouse, lake_root, ar
                                   GROUP BY 1, 2 ORDER BY 1, 2""").fetchall()
         ids = conn.execute("SELECT posting_date, array_agg(source_id) FROM jobreqs.postings GROUP BY 1").fetchall()
         statuses = conn.execute("""SELECT DISTINCT stage, status FROM jobreqs.pipeline_runs
-                                   WHERE stage IN ('scrape_indeed', 'upwork_fetch')""").fetchall()
+                                   WHERE stage IN ('scrape_indeed', 'upwork_fetch', 'collect_hn', 'collect_greenhouse',
+                                                   'collect_lever', 'collect_ashby')""").fetchall()
     # every date, every source, though the dates are in the past: the sandboxes serve any date
-    assert {(s, d) for s, d, _ in per_day} == {(s, d) for s in ("indeed", "upwork") for d in days}
-    assert set(statuses) == {("scrape_indeed", "success"), ("upwork_fetch", "success")}
+    sources = ("indeed", "upwork", "hn", "greenhouse", "lever", "ashby")
+    assert {(s, d) for s, d, _ in per_day} == {(s, d) for s in sources for d in days}
+    assert set(statuses) == {(stage, "success") for stage in ("scrape_indeed", "upwork_fetch", "collect_hn",
+                                                              "collect_greenhouse", "collect_lever", "collect_ashby")}
     by_day = [set(i) for _, i in ids]
     assert all(not a & b for a in by_day for b in by_day if a is not b), "new postings every day"
     assert shot.stat().st_size > 30_000
@@ -56,5 +60,5 @@ def test_sandbox_month_on_three_dates(airflow_metadata, warehouse, lake_root, ar
     with trends_page() as url:
         with urllib.request.urlopen(url + "api/trends" + page_query(days[0], days[-1]), timeout=60) as answer:
             data = json.loads(answer.read())
-    assert {"indeed", "upwork"} <= set(data["options"]["sources"])
+    assert set(sources) <= set(data["options"]["sources"])
     assert all(len(points) == DAYS for points in data["series"].values())

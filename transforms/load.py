@@ -10,7 +10,8 @@ INSERTs; keywords and technologies ride along as arrays), then set-based stateme
   carry a *successful* extraction, so a re-run leaves exactly the same rows; a posting whose
   extraction failed ("extraction_error") keeps the technologies and extraction backend it had
   (counted as ``kept_previous_technologies``);
-- ``posted_at`` keeps the earliest value seen (a re-scrape does not move it).
+- ``posted_at`` keeps the earliest value seen (a re-scrape does not move it);
+- ``posting_sightings``: the date of the batch, once per posting (first/last seen: ``posting_spans``).
 
 Everything happens in one transaction: a failed load leaves the warehouse as it was, and a re-run
 of a half-finished load simply starts again.
@@ -86,6 +87,13 @@ def load_postings(conn: psycopg.Connection, records: Iterable[dict]) -> dict:
             """
         )
         postings = cur.rowcount
+        # Each date a posting was collected on, once (a job board lists a job every day it is open).
+        cur.execute(
+            """INSERT INTO jobreqs.posting_sightings (source, source_id, seen_on)
+               SELECT DISTINCT source, source_id, posting_date FROM stage_postings
+               ON CONFLICT DO NOTHING"""
+        )
+        sightings = cur.rowcount
         cur.execute("SELECT count(DISTINCT (source, source_id)) FROM stage_postings WHERE NOT has_extraction")
         kept_previous = cur.fetchone()[0]
         cur.execute(
@@ -117,6 +125,6 @@ def load_postings(conn: psycopg.Connection, records: Iterable[dict]) -> dict:
         unmapped = cur.rowcount
     stats = {"records": copied, "postings_upserted": postings, "keywords_added": keywords,
              "posting_technologies": technologies, "unmapped_terms": unmapped,
-             "kept_previous_technologies": kept_previous}
+             "kept_previous_technologies": kept_previous, "sightings_added": sightings}
     log.info("loaded %s", json.dumps(stats))
     return stats

@@ -37,6 +37,11 @@ MATERIALIZED_MARTS: tuple[str, ...] = (
     "technology_pairs",
 )
 
+#: How the page names each source (the marts hold the codes).
+SOURCE_LABELS = {"all": "all sources (cross-source duplicates once)", "indeed": "Indeed", "upwork": "Upwork",
+                 "hn": "Hacker News (Who is hiring?)", "greenhouse": "Greenhouse boards", "lever": "Lever boards",
+                 "ashby": "Ashby boards"}
+
 READER_ROLE = "jobreqs_reader"
 #: Optional Airflow connection that logs in as the reader directly (see docs/marts.md).
 READER_CONN_ID = "jobreqs_warehouse_reader"
@@ -178,7 +183,8 @@ def filter_options(conn: psycopg.Connection) -> dict:
     categories = [r["category"] for r in conn.execute(
         "SELECT DISTINCT category FROM jobreqs.category_daily ORDER BY 1")]
     return {"first_day": row["first_day"], "last_day": row["last_day"],
-            "sources": sources, "keywords": keywords, "categories": categories}
+            "sources": sources, "keywords": keywords, "categories": categories,
+            "source_labels": {s: SOURCE_LABELS.get(s, s) for s in [ALL, *sources]}}
 
 
 _COMPARE_SQL = """

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from jobreqs import lake
-from jobreqs.schemas import IndeedRawPosting, Posting, UpworkRawJob
+from jobreqs.schemas import AtsRawJob, HNRawComment, IndeedRawPosting, Posting, UpworkRawJob
 from transforms.text import content_hash, html_to_text, normalise_whitespace, storable
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,49 @@ def upwork_posting(raw: UpworkRawJob, day: dt.date) -> Posting:
     )
 
 
+def hn_posting(raw: HNRawComment, day: dt.date) -> Posting:
+    # The title is the parsed role, else the first line itself (the comment has no other title).
+    title = raw.role or raw.first_line[:200] or raw.text.split("\n", 1)[0][:200]
+    salary = {}
+    if raw.salary_min is not None:
+        salary = {"salary_min": raw.salary_min, "salary_max": raw.salary_max, "salary_period": raw.salary_period,
+                  "salary_currency": raw.salary_currency, "salary_is_estimate": False}
+    return _posting(
+        "hn", raw.id, day, title, normalise_whitespace(raw.text) or html_to_text(raw.text_html),
+        url=f"https://news.ycombinator.com/item?id={raw.id}",
+        company=raw.company,
+        location=raw.location,
+        is_remote=raw.is_remote,
+        posted_at=raw.posted_at,
+        **salary,
+    )
+
+
+def ats_posting(raw: AtsRawJob, day: dt.date) -> Posting:
+    salary = {}
+    if raw.salary_min is not None:
+        salary = {"salary_min": raw.salary_min, "salary_max": raw.salary_max, "salary_period": raw.salary_period,
+                  "salary_currency": raw.salary_currency, "salary_is_estimate": False}
+    # ids are unique per board, not across boards: the board is part of the posting's id
+    return _posting(
+        raw.ats, f"{raw.board}:{raw.id}", day, raw.title, normalise_whitespace(raw.description_text),
+        url=raw.url,
+        company=raw.company,
+        location=raw.location,
+        is_remote=raw.is_remote,
+        posted_at=raw.published_at,
+        job_types=[raw.employment_type] if raw.employment_type else [],
+        **salary,
+    )
+
+
 _CONVERTERS = {
     "indeed": (IndeedRawPosting, indeed_posting),
     "upwork": (UpworkRawJob, upwork_posting),
+    "hn": (HNRawComment, hn_posting),
+    "greenhouse": (AtsRawJob, ats_posting),
+    "lever": (AtsRawJob, ats_posting),
+    "ashby": (AtsRawJob, ats_posting),
 }
 
 

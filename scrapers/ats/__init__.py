@@ -1,0 +1,1 @@
+"""Public job boards of applicant-tracking systems: Greenhouse, Lever, Ashby (collect, shapes, sandboxes)."""
