@@ -50,6 +50,13 @@ class RunContext:
                          stats=stats, status=status, message=message)
         return stats
 
+    def record_coverage(self, source: str, row: dict) -> None:
+        """This run's coverage of ``source`` on its date (``jobreqs.coverage``)."""
+        from jobreqs import coverage
+
+        with warehouse.connect() as conn:
+            coverage.record(conn, source, self.day, self.run_id, row)
+
 
 def record_failure(context, will_retry: bool) -> None:
     """A task's ``on_failure_callback`` / ``on_retry_callback``: record the failed attempt in
@@ -88,6 +95,14 @@ def collects_from_sandbox(source: str, day: dt.date) -> bool:
     return sandboxes.serves(source, day)
 
 
+def sandbox_url(source: str) -> str | None:
+    """The local sandbox ``source`` collects from, if it collects from one."""
+    from jobreqs import sandboxes
+
+    url = sandboxes.source_url(source)
+    return url if sandboxes.is_loopback(url) else None
+
+
 def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     """Skip a collection task (recorded, with its reason) when its source is switched off in the
     run's params, or when the date is too old to collect: the real sites cannot go back in time,
@@ -100,8 +115,12 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     reason = None
     if source not in sources:
         reason = f"{source} is switched off in this run's params"
-    elif (ctx.day < today - dt.timedelta(days=1) and source not in PAST_COLLECTABLE
-          and not collects_from_sandbox(source, ctx.day)):
+    elif collects_from_sandbox(source, ctx.day):
+        pass  # a sandbox serving this date (today's, or one started for a past date)
+    elif sandbox_url(source) and source not in PAST_COLLECTABLE:
+        reason = (f"the local sandbox {source} collects from serves other dates, not {ctx.day}; the run "
+                  "re-processes the raw snapshot the lake holds for that date")
+    elif ctx.day < today - dt.timedelta(days=1) and source not in PAST_COLLECTABLE:
         reason = (f"{ctx.day} is in the past: {source} cannot be collected again; the run "
                   "re-processes the raw snapshot the lake holds for that date")
     if reason:
@@ -109,13 +128,34 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
         raise AirflowSkipException(reason)
 
 
+def log_source(source: str, url: str | None) -> None:
+    """Say in the task's log where the source is collected from: a sandbox or the real site."""
+    from jobreqs import sandboxes
+
+    if sandboxes.is_loopback(url):
+        log.info("%s: collecting from the local sandbox at %s, not the real site (no real %s source is "
+                    "configured: `jobreqs run` and `jobreqs ui` start the sandboxes)", source, url, source)
+    else:
+        log.info("%s: collecting from %s", source, url or "the configured connection")
+
+
 def run_scrape_indeed(ctx: RunContext) -> dict:
     skip_collection(ctx, "indeed", "scrape_indeed")
-    from scrapers.indeed.run import scrape_indeed
+    from scrapers.indeed.run import default_base_url
 
-    manifest = scrape_indeed(lake.lake_root(), ctx.day,
-                             keywords=list(ctx.params.get("keywords") or []),
-                             locations=list(ctx.params.get("locations") or ["remote"]))
+    log_source("indeed", default_base_url())
+    from jobreqs import coverage
+    from scrapers.indeed.run import CrawlBlocked, scrape_indeed
+
+    try:
+        manifest = scrape_indeed(lake.lake_root(), ctx.day,
+                                 keywords=list(ctx.params.get("keywords") or []),
+                                 locations=list(ctx.params.get("locations") or ["remote"]))
+    except CrawlBlocked as exc:
+        # Blocked throughout: the date's coverage says so before the task fails.
+        ctx.record_coverage("indeed", coverage.indeed_row(exc.manifest, failed=True))
+        raise
+    ctx.record_coverage("indeed", coverage.indeed_row(manifest))
     message = None
     if manifest.get("search_pages_degraded"):
         message = (f"degraded: {manifest['search_pages_degraded']} search pages stayed broken and were read from "
@@ -180,9 +220,16 @@ def run_upwork_token(ctx: RunContext) -> dict:
 
 def run_upwork_fetch(ctx: RunContext) -> dict:
     skip_collection(ctx, "upwork", "upwork_fetch")
+    from jobreqs import sandboxes
+
+    log_source("upwork", sandboxes.source_url("upwork"))
     from scrapers.upwork.fetch import upwork_fetch
 
     stats = upwork_fetch(lake.lake_root(), ctx.day)
+    if not stats.get("skipped"):
+        from jobreqs import coverage
+
+        ctx.record_coverage("upwork", coverage.upwork_row(stats))
     messages = [stats["message"]] if stats.get("message") else []
     if not stats.get("skipped") and stats.get("coverage", 1.0) < 1.0:
         gaps = ", ".join(f"{a[11:16]}-{b[11:16]}" for a, b in stats.get("gaps", []))
@@ -220,8 +267,17 @@ def run_normalise(ctx: RunContext) -> dict:
     sources = tuple(ctx.params.get("sources") or DEFAULT_SOURCES)
     stats = normalise_day(lake.lake_root(), ctx.day, sources)
     stats["path"] = str(lake.partition(lake.lake_root(), "staging", "postings", ctx.day))
-    status = "skipped" if stats["message"] else "success"
-    return ctx.record("normalise", stats, status=status, message=stats["message"])
+    if stats.get("quarantined"):
+        from jobreqs import coverage
+
+        with warehouse.connect() as conn:
+            coverage.record_normalise(conn, ctx.day, stats["quarantined"])
+    if stats["message"]:  # no raw snapshot: nothing downstream has anything to do
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        ctx.record("normalise", stats, status="skipped", message=stats["message"])
+        raise AirflowSkipException(stats["message"])
+    return ctx.record("normalise", stats)
 
 
 def run_classify(ctx: RunContext) -> dict:
@@ -270,6 +326,10 @@ def run_extract(ctx: RunContext, source_dir: str) -> dict:
     from transforms.extract.stage import ExtractionRun
 
     backend = ctx.params.get("extraction_backend", "local")
+    if backend == "openai":
+        from transforms.extract.openai_backend import require_usable
+
+        require_usable()  # no connection or a refused key: fail now, without retries
     rejects = lake.Spool()
     extraction = ExtractionRun(backend, quarantine=rejects)
     options = extraction_options(ctx.params, ctx.run_id)

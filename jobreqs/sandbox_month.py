@@ -1,7 +1,7 @@
 """``jobreqs sandbox-month``: a month of the daily DAG on the sandboxes, then its trends on the page.
 
     jobreqs sandbox-month [--days 30] [--end YYYY-MM-DD] [--upwork-jobs 300]
-                          [--screenshot FILE] [--serve] [--port N]
+                          [--screenshot FILE] [--serve] [--port N] [--block FROM..TO[:SHARE]]
 
 Runs ``jobreqs_daily`` (through ``dag.test()``, as ``jobreqs run`` does) for each of the ``--days``
 dates ending on ``--end`` (default: yesterday, UTC), every registered sandbox serving that date
@@ -11,7 +11,8 @@ the same rows. It then prints each source's postings per day and the technologie
 most, and the trends page of the month: ``--screenshot FILE`` saves it as a PNG (Playwright and
 Debian's Chromium), ``--serve`` keeps it on ``http://127.0.0.1:PORT/jobreqs-trends/`` until
 interrupted. In ``jobreqs ui`` the same page is "Technology trends", with the month's dates as
-its period.
+its period. ``--block`` simulates an Indeed block on some dates (the sandbox challenges a share of
+the search pages past the first on every request): the page's coverage strip and warnings show those dates.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import io
 import os
 import socket
 import sys
@@ -42,6 +44,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--screenshot", type=Path, help="save the month's trends page as this PNG")
     parser.add_argument("--serve", action="store_true", help="serve the trends page until interrupted")
     parser.add_argument("--port", type=int, default=0, help="port of the trends page (default: a free one)")
+    parser.add_argument("--block", type=_block_spec, default=None, metavar="FROM..TO[:SHARE]",
+                        help="simulate a block on Indeed: on dates FROM..TO the sandbox challenges SHARE "
+                             "(default 1.0) of the search pages past the first on every request (the coverage "
+                             "strip shows it)")
+
+
+def _block_spec(text: str) -> tuple[dt.date, dt.date, float]:
+    """``2026-11-10..2026-11-16[:0.5]`` -> (first, last, share); the share defaults to 1.0."""
+    period, _, share = text.partition(":")
+    first, sep, last = period.partition("..")
+    try:
+        block = (dt.date.fromisoformat(first), dt.date.fromisoformat(last if sep else first), float(share or 1.0))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not FROM..TO[:SHARE] with ISO dates: {text!r}") from None
+    if not 0 < block[2] <= 1 or block[1] < block[0]:
+        raise argparse.ArgumentTypeError(f"the share must be in (0, 1] and TO not before FROM: {text!r}")
+    return block
 
 
 def dates(days: int, end: dt.date | None = None) -> list[dt.date]:
@@ -49,11 +68,13 @@ def dates(days: int, end: dt.date | None = None) -> list[dt.date]:
     return [end - dt.timedelta(days=n) for n in reversed(range(days))]
 
 
-def run_days(days: list[dt.date], upwork_jobs: int, out=sys.stdout) -> dict[dt.date, str]:
-    """Run the daily DAG for each date on the sandboxes; return each date's run state."""
+def run_days(days: list[dt.date], upwork_jobs: int, out=sys.stdout,
+             block: tuple[dt.date, dt.date, float] | None = None) -> dict[dt.date, str]:
+    """Run the daily DAG for each date on the sandboxes; return each date's run state. ``block``:
+    (first, last, share) of a simulated Indeed block."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from jobreqs import sandboxes
+    from jobreqs import runner, sandboxes
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
@@ -62,9 +83,12 @@ def run_days(days: list[dt.date], upwork_jobs: int, out=sys.stdout) -> dict[dt.d
     states = {}
     for day in days:
         began = time.monotonic()
-        with sandboxes.serving(day, options={"upwork": {"jobs": upwork_jobs}}):
-            dag_run = dag.test(logical_date=dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc),
-                               run_conf={"sources": sandboxes.registered()})
+        options: dict[str, dict] = {"upwork": {"jobs": upwork_jobs}}
+        if block and block[0] <= day <= block[1]:
+            options["indeed"] = {"blocked_share": block[2]}
+        with sandboxes.serving(day, options=options):
+            dag_run = runner.test_run(dag, day, {"sources": sandboxes.registered()},
+                                      out=io.StringIO())  # one line per date, not per task
         states[day] = str(dag_run.state)
         print(f"{day}  {states[day]:<8} {time.monotonic() - began:6.1f} s", file=out, flush=True)
     return states
@@ -101,6 +125,18 @@ def month_figures(first: dt.date, last: dt.date) -> dict:
     for source, day, count in per_day:
         sources.setdefault(source, {})[day.isoformat()] = count
     return {"postings": sources, "moves": [(t, a, b) for t, a, b in moves]}
+
+
+def coverage_lines(first: dt.date, last: dt.date) -> list[tuple[str, str]]:
+    """Each source's coverage per date, as one line of percentages (the coverage mart)."""
+    from jobreqs import coverage, warehouse
+
+    with warehouse.connect() as conn:
+        found = coverage.rows(conn, first, last)
+    lines: dict[str, list[str]] = {}
+    for r in found:
+        lines.setdefault(r["source"], []).append(f"{r['coverage_date'][5:]} {r['coverage']:.0%}{'!' if r['below_usual'] else ''}")
+    return sorted((source, "  ".join(cells)) for source, cells in lines.items())
 
 
 def page_query(first: dt.date, last: dt.date, top: int = 8) -> str:
@@ -156,13 +192,17 @@ def screenshot(url: str, path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jobreqs import runlock, runner
+
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "DEBUG" if args.verbose else "WARNING")
     airflow_env.apply()
-    airflow_env.ensure_metadata_db()
     days = dates(args.days, args.end)
     began = time.monotonic()
-    print(f"jobreqs_daily for {days[0]} .. {days[-1]} on the sandboxes ({args.days} dates):", flush=True)
-    states = run_days(days, args.upwork_jobs)
+    with runlock.exclusive("sandbox-month"):
+        airflow_env.ensure_metadata_db()
+        runner.quiet(args.verbose)
+        print(f"jobreqs_daily for {days[0]} .. {days[-1]} on the sandboxes ({args.days} dates):", flush=True)
+        states = run_days(days, args.upwork_jobs, block=args.block)
     figures = month_figures(days[0], days[-1])
     print(f"\n{sum(s == 'success' for s in states.values())} of {len(days)} runs succeeded "
           f"in {time.monotonic() - began:.0f} s")
@@ -173,6 +213,9 @@ def run(args: argparse.Namespace) -> int:
     print("  technologies that moved most (share of postings, first week -> last week):")
     for technology, first, last in figures["moves"]:
         print(f"    {technology:<22} {first:6.1%} -> {last:6.1%}")
+    print("  coverage (share of each day collected; ! = well below its usual level):")
+    for source, line in coverage_lines(days[0], days[-1]):
+        print(f"    {source:<8} {line}")
     query = page_query(days[0], days[-1])
     if args.screenshot or args.serve:
         with trends_page(args.port) as url:

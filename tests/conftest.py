@@ -159,12 +159,14 @@ def airflow_cli(*args: str, env: dict[str, str], timeout: float = 600) -> subpro
 def warehouse_snapshot(conninfo: str) -> dict[str, list]:
     """Every row of the warehouse's data tables (run bookkeeping, the marts' pending dates and load times
     left out)."""
-    skip_columns = {"loaded_at", "recorded_at", "created_at", "fetched_at", "enriched_at", "obtained_at"}
+    # run bookkeeping: which run wrote a row (coverage) and the checks each run records
+    skip_columns = {"loaded_at", "recorded_at", "created_at", "fetched_at", "enriched_at", "obtained_at", "run_id"}
     snapshot = {}
     with psycopg.connect(conninfo) as conn:
         tables = [t for (t,) in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'jobreqs' "
-            "AND tablename NOT IN ('schema_migrations', 'pipeline_runs', 'mart_pending_dates') ORDER BY 1").fetchall()]
+            "AND tablename NOT IN ('schema_migrations', 'pipeline_runs', 'quality_checks', 'mart_pending_dates') "
+            "ORDER BY 1").fetchall()]
         for table in tables:
             columns = [c for (c,) in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = 'jobreqs' "

@@ -72,3 +72,32 @@ def test_daily_dag_shape(parsed):
         assert task.retries >= 2 and task.retry_exponential_backoff, task.task_id
     order = [t.task_id for t in dag.topological_sort()]
     assert order.index("normalise") < order.index("load") < order.index("publish")
+
+
+def test_daily_dag_checks_quality_after_load_before_publish(parsed):
+    """The dq_* tasks are the common-sql provider's check operators, downstream of load and
+    upstream of publish, with both severities."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.providers.common.sql.operators.sql import BaseSQLOperator
+
+    dag = DagBag(dag_folder=str(DAGS / "jobreqs_daily.py")).get_dag("jobreqs_daily")
+    checks = [t for t in dag.tasks if t.task_id.startswith("dq_")]
+    assert len(checks) >= 5
+    assert {t.severity for t in checks} == {"fail", "warn"}
+    for task in checks:
+        assert isinstance(task, BaseSQLOperator), task.task_id
+        assert "load" in task.upstream_task_ids and "publish" in task.downstream_task_ids, task.task_id
+        assert task.retry_on_failure is False  # a miss is final; retries only cover errors
+
+
+def test_rederive_dag_runs_on_the_daily_publish_asset_one_mapped_task_per_date(parsed):
+    from airflow.dag_processing.dagbag import DagBag
+
+    daily = DagBag(dag_folder=str(DAGS / "jobreqs_daily.py")).get_dag("jobreqs_daily")
+    dag = DagBag(dag_folder=str(DAGS / "jobreqs_rederive.py")).get_dag("jobreqs_rederive")
+    emitted = {a.uri for a in daily.get_task("publish").outlets}
+    assert emitted == {"jobreqs://warehouse/posting_technologies"}
+    assert {asset.uri for asset in dag.timetable.asset_condition.objects} == emitted
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order == ["find_dates", "rederive", "publish"]
+    assert dag.get_task("publish").trigger_rule == "none_failed"

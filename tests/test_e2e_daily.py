@@ -37,6 +37,15 @@ def test_daily_run_lands_rows_and_files_and_is_idempotent(run_env, warehouse, la
     assert all(stages[s] == "success" for s in ("normalise", "classify", "extract", "clean_up", "load", "publish"))
     # A past date: the collectors cannot go back in time and say so; the lake's snapshot is processed.
     assert stages["scrape_indeed"] == stages["upwork_token"] == "skipped"
+    # the data-quality checks ran after load, each recorded; the fail checks passed
+    with psycopg.connect(warehouse) as conn:
+        checks = dict(conn.execute(
+            "SELECT check_name, (severity, passed) FROM jobreqs.quality_checks_latest WHERE check_date = %s",
+            (DAY,)).fetchall())
+        coverage_rows = conn.execute("SELECT count(*) FROM jobreqs.source_coverage").fetchone()[0]
+    assert {"dq_row_count", "dq_no_technology_share", "dq_unmapped_spike"} <= set(checks)
+    assert all(passed for severity, passed in checks.values() if severity == "fail"), checks
+    assert coverage_rows == 0  # nothing was collected: a backfill keeps the coverage it had
     for zone, name, pattern in [("staging", "postings", "*.jsonl.gz"), ("curated", "postings", "*.parquet"),
                                 ("quarantine", "indeed", "*.jsonl.gz")]:
         assert lake.list_files(lake.partition(lake_root, zone, name, DAY), pattern), f"{zone}/{name}"
@@ -46,7 +55,19 @@ def test_daily_run_lands_rows_and_files_and_is_idempotent(run_env, warehouse, la
     assert warehouse_snapshot(warehouse) == first
 
 
-def test_daily_run_for_a_date_without_snapshots_succeeds_with_a_message(run_env, warehouse):
+def task_states(dag_id: str, day: dt.date) -> dict[str, str]:
+    """The task states of the run of ``day`` in the session's Airflow metadata database."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    moment = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id).all()
+        return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in tis
+                if ti.dag_run.logical_date == moment}
+
+
+def test_daily_run_for_a_date_without_snapshots_is_visibly_skipped(run_env, warehouse, lake_root):
     day = dt.date(2026, 10, 1)
     airflow_cli("dags", "test", "jobreqs_daily", day.isoformat(), env=run_env)
     with psycopg.connect(warehouse) as conn:
@@ -54,6 +75,17 @@ def test_daily_run_for_a_date_without_snapshots_succeeds_with_a_message(run_env,
             "SELECT status, message FROM jobreqs.pipeline_runs WHERE logical_date = %s AND stage = 'normalise'",
             (day,)).fetchone()
     assert status == "skipped" and "no raw snapshot for 2026-10-01" in message
+    # Not green: normalise and everything after it end skipped in Airflow too.
+    states = task_states("jobreqs_daily", day)
+    assert {states[t] for t in ("normalise", "classify", "extract", "clean_up", "load", "publish")} == {"skipped"}, states
+    assert states["migrate_warehouse"] == states["sync_taxonomy"] == "success"
+    # `jobreqs dates` lists it among the dates without data, beside one with data.
+    from jobreqs import dates
+
+    write_raw_day(lake_root, day + dt.timedelta(days=1))
+    lines, with_data, without = dates.report(day, day + dt.timedelta(days=1))
+    assert without == [day] and with_data == [day + dt.timedelta(days=1)]
+    assert "normalise skipped" in lines[0]
 
 
 def test_daily_run_for_today_collects_from_the_sandboxes(run_env, warehouse, lake_root):
@@ -94,6 +126,14 @@ def test_daily_run_for_today_collects_from_the_sandboxes(run_env, warehouse, lak
     assert clients == stats["upwork_enrich"]["enriched"] == stats["upwork_enrich"]["fast"] >= 0.85 * upwork_postings
     assert token_rows_visible == 1
     assert "access_token" not in str(stats)
+    # each collection recorded the date's coverage
+    with psycopg.connect(warehouse) as conn:
+        covered = {r[0]: r[1:] for r in conn.execute(
+            """SELECT source, collected, coverage::float8, blocked, status FROM jobreqs.source_coverage
+               WHERE coverage_date = %s""", (today,))}
+    assert covered["indeed"][0] == indeed_postings and 0.5 < covered["indeed"][1] <= 1
+    assert covered["indeed"][2] == stats["scrape_indeed"]["blocked"]
+    assert covered["upwork"][0] == upwork_postings and covered["upwork"][1] == stats["upwork_fetch"]["coverage"]
 
 
 def test_daily_run_with_the_openai_batch_backend_never_pays_twice(run_env, warehouse, lake_root):

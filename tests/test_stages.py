@@ -185,3 +185,26 @@ def test_reload_rewrites_only_what_changed(warehouse):
     rewritten = sorted(k for k in after if after[k] != old.get(k))
     assert rewritten == [("t", "k0:spark")]
     assert ("u", "k0:foo") not in after and ("t", "k0:sql") not in after
+
+
+def test_technology_rows_record_the_taxonomy_and_classifier_versions_that_made_them(lake_root, warehouse):
+    """clean_up stamps the taxonomy's version on each result; load stores it with the classifier's
+    on every technology row; a re-derivation under a new taxonomy replaces both."""
+    from collections import Counter
+
+    from transforms.clean_up import clean_up_postings
+    from transforms.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    base = {"source": "indeed", "source_id": "k1", "title": "Data Engineer", "posting_date": "2026-11-20",
+            "description_text": "Python and SQL", "content_hash": "h", "keywords": ["data engineer"],
+            "classifier_version": "clf-1", "raw_terms": ["Python", "SQL"]}
+    cleaned = list(clean_up_postings([base], Counter(), taxonomy))
+    assert cleaned[0]["taxonomy_version"] == taxonomy.version
+    with psycopg.connect(warehouse) as conn:
+        load_postings(conn, cleaned)
+        first = conn.execute("SELECT DISTINCT taxonomy_version, classifier_version FROM jobreqs.posting_technologies").fetchall()
+        load_postings(conn, [cleaned[0] | {"taxonomy_version": "tax-next", "classifier_version": "clf-2"}])
+        second = conn.execute("SELECT DISTINCT taxonomy_version, classifier_version FROM jobreqs.posting_technologies").fetchall()
+    assert first == [(taxonomy.version, "clf-1")]
+    assert second == [("tax-next", "clf-2")]

@@ -143,4 +143,6 @@ def clean_up_postings(records: Iterable[dict[str, Any]], stats: Counter | None =
             stats["technologies"] += len(techs)
             stats["removed_terms"] += removed
             stats["unmapped_terms"] += len(unmapped)
-        yield {**record, "technologies": techs, "unmapped_terms": unmapped}
+        # the taxonomy version travels with the result: load records it on each technology row
+        yield {**record, "technologies": techs, "unmapped_terms": unmapped,
+               "taxonomy_version": mapper.taxonomy.version}

@@ -31,7 +31,8 @@ from transforms.marts import EXPORT_COLUMNS, reader_connection, trend_rows
 log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "parquet")
-_ARROW_TYPES = {"date": pa.date32(), "string": pa.string(), "int": pa.int64(), "float": pa.float64()}
+_ARROW_TYPES = {"date": pa.date32(), "string": pa.string(), "int": pa.int64(), "float": pa.float64(),
+                "bool": pa.bool_()}
 #: The Arrow schema of an export (the same columns as the CSV header).
 ARROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in EXPORT_COLUMNS])
 COLUMN_NAMES = [name for name, _ in EXPORT_COLUMNS]

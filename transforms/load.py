@@ -72,7 +72,7 @@ _NEW_VALUES = {**{n: f"s.{n}" for n in _REPLACED}, **_MERGED}
 
 _EXTRA_COLUMNS = [
     ("keywords", "text[]"), ("search_location", "text"),
-    ("technologies", "text[]"), ("unmapped_terms", "text[]"),
+    ("technologies", "text[]"), ("unmapped_terms", "text[]"), ("taxonomy_version", "text"),
 ]
 _STAGE_NAMES = [n for n, _ in _POSTING_COLUMNS + _EXTRA_COLUMNS]
 
@@ -152,10 +152,13 @@ def _load_batch(cur: psycopg.Cursor, batch: list[dict], state: _Load) -> None:
                 for keyword in sorted(set(r.get("keywords") or ())):
                     copy.write_row((r["source"], r["source_id"], keyword, r.get("search_location") or ""))
                     state.keywords += 1
-        with cur.copy("COPY jobreqs.posting_technologies (source, source_id, technology) FROM STDIN") as copy:
+        # Each technology row with the taxonomy and classifier versions that produced it.
+        with cur.copy("COPY jobreqs.posting_technologies (source, source_id, technology, taxonomy_version, "
+                      "classifier_version) FROM STDIN") as copy:
             for _, r in direct:
                 for technology in sorted(set(r.get("technologies") or ())):
-                    copy.write_row((r["source"], r["source_id"], technology))
+                    copy.write_row((r["source"], r["source_id"], technology, r.get("taxonomy_version"),
+                                    r.get("classifier_version")))
                     state.technologies += 1
         # Each date a posting was collected on, once (a job board lists a job every day it is open).
         with cur.copy("COPY jobreqs.posting_sightings (source, source_id, seen_on) FROM STDIN") as copy:
@@ -222,7 +225,10 @@ def _merge(cur: psycopg.Cursor, state: _Load) -> None:
     )
     cur.execute(
         """CREATE TEMP TABLE stage_technologies ON COMMIT DROP AS
-           SELECT DISTINCT source, source_id, technology FROM stage_postings, unnest(technologies) AS technology"""
+           SELECT DISTINCT ON (source, source_id, technology) source, source_id, technology,
+                  taxonomy_version, classifier_version
+           FROM stage_postings, unnest(technologies) AS technology
+           ORDER BY source, source_id, technology, ord DESC"""
     )
     cur.execute(
         """CREATE TEMP TABLE stage_unmapped ON COMMIT DROP AS
@@ -233,11 +239,13 @@ def _merge(cur: psycopg.Cursor, state: _Load) -> None:
         """DELETE FROM jobreqs.posting_technologies t USING stage_replaced r
            WHERE t.source = r.source AND t.source_id = r.source_id
              AND NOT EXISTS (SELECT 1 FROM stage_technologies d WHERE d.source = t.source
-                             AND d.source_id = t.source_id AND d.technology = t.technology)"""
+                             AND d.source_id = t.source_id AND d.technology = t.technology
+                             AND d.taxonomy_version IS NOT DISTINCT FROM t.taxonomy_version
+                             AND d.classifier_version IS NOT DISTINCT FROM t.classifier_version)"""
     )
     cur.execute(
-        """INSERT INTO jobreqs.posting_technologies (source, source_id, technology)
-           SELECT d.source, d.source_id, d.technology FROM stage_technologies d
+        """INSERT INTO jobreqs.posting_technologies (source, source_id, technology, taxonomy_version, classifier_version)
+           SELECT d.source, d.source_id, d.technology, d.taxonomy_version, d.classifier_version FROM stage_technologies d
            WHERE NOT EXISTS (SELECT 1 FROM jobreqs.posting_technologies t WHERE t.source = d.source
                              AND t.source_id = d.source_id AND t.technology = d.technology)
            ON CONFLICT DO NOTHING"""

@@ -680,7 +680,41 @@ def last_run(conn: psycopg.Connection) -> dict | None:
                            "message": s["message"]} for s in stages if s["status"] == "failed"]
     extract = next((s for s in stages if s["stage"] == "extract"), None)
     result["extraction_errors"] = dict((extract["stats"] or {}).get("error_kinds") or {}) if extract else {}
+    # run_summary takes the date's figures from the warehouse; a run that processed nothing (a date
+    # with no raw snapshot, or one that failed before processing) must not show another run's work.
+    normalise = next((s for s in stages if s["stage"] == "normalise"), None)
+    processed = any(s["stage"] in ("normalise", "classify", "extract", "load") and s["status"] == "success"
+                    for s in stages)
+    result["processed_nothing"] = None
+    if (normalise is not None and normalise["status"] == "skipped") or not processed:
+        result["processed_nothing"] = (normalise or {}).get("message") or "no stage processed postings"
+        for key in ("postings", "postings_classified", "tokens_before", "tokens_after", "kept_text_ratio",
+                    "postings_with_technology"):
+            result[key] = None
     return result
+
+
+def quality_checks(conn: psycopg.Connection, start: dt.date, end: dt.date) -> dict:
+    """The data-quality checks (``quality_checks_latest``) of the period: every check of its
+    last checked date, and each check missed on any of its dates."""
+    rows = [_plain(r) for r in conn.execute(
+        """SELECT check_date, check_name, severity, passed, value, threshold, message
+           FROM jobreqs.quality_checks_latest WHERE check_date BETWEEN %s AND %s
+           ORDER BY check_date, check_name""", (start, end))]
+    last = max((r["check_date"] for r in rows), default=None)
+    return {"last_day": last, "last": [r for r in rows if r["check_date"] == last],
+            "missed": [r for r in rows if not r["passed"]]}
+
+
+def derivation_versions(conn: psycopg.Connection, start: dt.date, end: dt.date) -> list[dict]:
+    """Which taxonomy and classifier versions produced the technology rows of the postings of
+    ``start``..``end``, with how many rows each (None: loaded before versions were recorded)."""
+    return [_plain(r) for r in conn.execute(
+        """SELECT t.taxonomy_version, t.classifier_version, count(*)::integer AS rows
+           FROM jobreqs.posting_technologies t
+           JOIN jobreqs.postings p ON p.source = t.source AND p.source_id = t.source_id
+           WHERE p.posting_date BETWEEN %s AND %s
+           GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2""", (start, end))]
 
 
 def unmapped_terms_waiting(conn: psycopg.Connection) -> int:
@@ -699,7 +733,16 @@ EXPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("postings_28d", "int"), ("total_postings_28d", "int"), ("share_28d", "float"),
     ("postings_7d_prev_week", "int"), ("share_7d_prev_week", "float"), ("wow_change", "float"),
     ("postings_28d_prev_month", "int"), ("share_28d_prev_month", "float"), ("mom_change", "float"),
+) + (
+    # The date's coverage for the row's source (jobreqs.coverage_daily; 'all': every source):
+    # a share that moves on a date of low coverage may be an outage, not a market change.
+    ("coverage", "float"), ("usual_coverage", "float"), ("coverage_below_usual", "bool"),
+    ("collected", "int"), ("reported", "int"), ("blocked", "int"), ("quarantined", "int"), ("cap_hit", "bool"),
 )
+#: Export columns read from coverage_daily (export name -> the view's column); the rest are the trend's.
+COVERAGE_EXPORT = {"coverage": "coverage", "usual_coverage": "usual_coverage", "coverage_below_usual": "below_usual",
+                   "collected": "collected", "reported": "reported", "blocked": "blocked",
+                   "quarantined": "quarantined", "cap_hit": "cap_hit"}
 
 
 def trend_rows(conn: psycopg.Connection, start: dt.date, end: dt.date, source: str | None = None,
@@ -709,14 +752,17 @@ def trend_rows(conn: psycopg.Connection, start: dt.date, end: dt.date, source: s
     cursor: memory stays flat whatever the range."""
     if end < start:
         raise ValueError(f"--to ({end}) is before --from ({start})")
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c, _ in EXPORT_COLUMNS)
+    columns = sql.SQL(", ").join(
+        sql.SQL("c.{} AS {}").format(sql.Identifier(COVERAGE_EXPORT[c]), sql.Identifier(c)) if c in COVERAGE_EXPORT
+        else sql.SQL("t.{}").format(sql.Identifier(c)) for c, _ in EXPORT_COLUMNS)
     query = sql.SQL(
-        """SELECT {columns} FROM jobreqs.technology_trends
-           WHERE posting_date BETWEEN %(start)s AND %(end)s
-             AND (%(source)s::text IS NULL OR source = %(source)s::text)
-             AND (%(keyword)s::text IS NULL OR keyword = %(keyword)s::text)
-             AND (%(category)s::text IS NULL OR category = %(category)s::text)
-           ORDER BY posting_date, source, keyword, technology"""
+        """SELECT {columns} FROM jobreqs.technology_trends t
+           LEFT JOIN jobreqs.coverage_daily c ON c.coverage_date = t.posting_date AND c.source = t.source
+           WHERE t.posting_date BETWEEN %(start)s AND %(end)s
+             AND (%(source)s::text IS NULL OR t.source = %(source)s::text)
+             AND (%(keyword)s::text IS NULL OR t.keyword = %(keyword)s::text)
+             AND (%(category)s::text IS NULL OR t.category = %(category)s::text)
+           ORDER BY t.posting_date, t.source, t.keyword, t.technology"""
     ).format(columns=columns)
     params = {"start": start, "end": end, "source": source, "keyword": keyword, "category": category}
     # A named (server-side) cursor needs a transaction; a read-only one works for the reader role.

@@ -6,8 +6,9 @@ GET form, so every view has a URL (shareable, and it works inside the Airflow UI
 
 Routes (relative to the mount point):
   ``/``                 the page; query: start, end (YYYY-MM-DD), source, keyword, category, top, metric
-  ``/api/trends``       the same data as JSON
-  ``/export.csv``       the trend rows of the period and slice (technology_trends), CSV, streamed
+  ``/api/trends``       the same data as JSON (the coverage strip's rows and warnings included)
+  ``/export.csv``       the trend rows of the period and slice (technology_trends) with each date's
+                        coverage for the row's source (coverage_daily), CSV, streamed
   ``/export.parquet``   the same as Parquet
   ``/static/plotly.min.js``
 
@@ -122,6 +123,9 @@ def gather(conn: psycopg.Connection, params: Params) -> dict[str, Any]:
     top = [r for r in rows if r["postings"] > 0][: params.top]
     series = marts.trend_series(conn, f, [r["technology"] for r in top])
     prev = f.previous()
+    from jobreqs import coverage
+
+    covered = coverage.rows(conn, f.start, f.end)
     return {
         "filter": {"start": f.start.isoformat(), "end": f.end.isoformat(), "source": f.source,
                    "keyword": f.keyword, "category": f.category or "", "top": params.top,
@@ -135,6 +139,13 @@ def gather(conn: psycopg.Connection, params: Params) -> dict[str, Any]:
         "run": marts.last_run(conn),
         "unmapped_terms_waiting": marts.unmapped_terms_waiting(conn),
         "total_postings": top[0]["total_postings"] if top else _slice_total(conn, f),
+        # The strip under the chart: the slice's source ('all': the weakest source each day);
+        # the warnings name each source whose coverage fell well below its usual level.
+        "coverage": [r for r in covered if r["source"] == f.source],
+        "coverage_warnings": [r for r in covered if r["below_usual"] and r["source"] != marts.ALL
+                              and f.source in (marts.ALL, r["source"])],
+        "checks": marts.quality_checks(conn, f.start, f.end),
+        "versions": marts.derivation_versions(conn, f.start, f.end),
     }
 
 

@@ -89,6 +89,17 @@ def manifest_from_stats(stats: dict, spider: IndeedSpider) -> dict:
         "errors": get("indeed/errors"),
         "parser_errors": get("indeed/parser_errors"),
         "cap_hit": get("indeed/cap_hit") > 0,
+        # Coverage (jobreqs.source_coverage): the totals the searches reported, the part of them
+        # Indeed serves (its 1,000 cap), the organic cards read from searches with a total, the
+        # searches whose first page was read, and the distinct job keys the searches listed.
+        "searches": len(spider.keywords) * len(spider.locations),
+        "searches_answered": get("indeed/searches_answered"),
+        "searches_without_total": get("indeed/searches_without_total"),
+        "reported_total": get("indeed/reported_total"),
+        "reachable_total": get("indeed/reachable_total"),
+        "organic_cards_of_counted": get("indeed/organic_cards_of_counted"),
+        "listed": get("indeed/listed"),
+        "blocked_lost": get("indeed/quarantined/blocked"),
         "searches_cut_by_cap": get("indeed/cap_hit"),
         "max_pages_hit": get("indeed/max_pages_hit"),
         "parsed_from": parsed_from,

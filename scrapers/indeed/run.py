@@ -116,6 +116,15 @@ def _run_crawl(out_dir: Path, keywords: list[str], locations: list[str], base_ur
         raise RuntimeError(f"Indeed crawl failed (exit code {code}); last log lines:\n" + "\n".join(tail))
 
 
+class CrawlBlocked(RuntimeError):
+    """The crawl collected nothing usable because it was blocked (or failed) throughout; the
+    manifest says what it met (the coverage of the date records it)."""
+
+    def __init__(self, message: str, manifest: dict):
+        super().__init__(message)
+        self.manifest = manifest
+
+
 def scrape_indeed(lake_root, day: dt.date | str, keywords: list[str], locations: list[str],
                   base_url: str | None = None, max_pages: int | None = None, *,
                   settings: dict | None = None, timeout: float | None = 6 * 3600) -> dict:
@@ -127,7 +136,8 @@ def scrape_indeed(lake_root, day: dt.date | str, keywords: list[str], locations:
     folder is swept by the next run); its files are then streamed into the lake atomically.
     ``settings`` overrides Scrapy settings; a loopback base URL (the sandbox) drops the politeness
     delays. Raises RuntimeError when the crawl process fails, or collects nothing because it was
-    blocked or failed throughout (the lake is then left unchanged)."""
+    blocked or failed throughout (``CrawlBlocked``, with the manifest; the lake is then left
+    unchanged)."""
     day = dt.date.fromisoformat(day) if isinstance(day, str) else day  # a ds string works too
     base_url = (base_url or default_base_url()).rstrip("/")
     overrides = {**(LOOPBACK_SETTINGS if is_loopback(base_url) else {}), **(settings or {})}
@@ -138,13 +148,13 @@ def scrape_indeed(lake_root, day: dt.date | str, keywords: list[str], locations:
         if manifest.get("stop_message"):
             # A wall of Cloudflare challenges or a proxy API that refused the key: the message says
             # what to configure; the lake's snapshot is left as it was.
-            raise RuntimeError(f"Indeed crawl of {base_url} collected nothing usable: {manifest['stop_message']} "
-                               f"The lake's snapshot for {day} is left unchanged.")
+            raise CrawlBlocked(f"Indeed crawl of {base_url} collected nothing usable: {manifest['stop_message']} "
+                               f"The lake's snapshot for {day} is left unchanged.", manifest)
         if manifest["postings"] == 0 and (manifest["errors"] or manifest["blocked"]):
             # A crawl that was blocked or failed throughout must not replace a good snapshot.
-            raise RuntimeError(
+            raise CrawlBlocked(
                 f"Indeed crawl of {base_url} collected nothing ({manifest['blocked']} block pages, "
-                f"{manifest['errors']} errors); the lake's snapshot for {day} is left unchanged")
+                f"{manifest['errors']} errors); the lake's snapshot for {day} is left unchanged", manifest)
         raw_dir = partition(lake_root, "raw", "indeed", day)
         quarantine_dir = partition(lake_root, "quarantine", "indeed", day)
         written = replace_partition(raw_dir, _records(out_dir / POSTINGS_FILE))

@@ -30,7 +30,11 @@ Blocks are answered as Cloudflare answers them: HTTP 403 (or 429) with ``cf-miti
 challenge``, ``server: cloudflare``, a ``cf-ray`` and the "Just a moment..." page. With
 ``challenge_direct=True`` every request is challenged unless it carries the clearance cookie that
 the sandbox proxy APIs (``scrapers/proxy_sandbox.py``) send, as a real proxy API gets past the
-challenge and a direct client does not.
+challenge and a direct client does not. With ``blocked_share`` a share of the search pages past
+the first (fixed by search and offset; 1.0: all of them) is challenged on every request, whatever
+the client sends: a partial block that lasts, as a crawl meets when Cloudflare has flagged its
+paging (the coverage figures' block week). The first pages stay open, so the searches still
+report their totals.
 """
 
 from __future__ import annotations
@@ -138,7 +142,11 @@ class SandboxIndeed:
     ``load_day()`` result a test has changed); ``now_ms``: the clock the pages' dates are relative
     to (default: now, or the end of ``day`` when it is past)."""
 
-    def __init__(self, day: dt.date | dict | None = None, now_ms: int | None = None, challenge_direct: bool = False):
+    def __init__(self, day: dt.date | dict | None = None, now_ms: int | None = None, challenge_direct: bool = False,
+                 blocked_share: float = 0.0):
+        if not 0.0 <= blocked_share <= 1.0:
+            raise ValueError(f"blocked_share must be between 0 and 1, not {blocked_share}")
+        self.blocked_share = blocked_share
         self.custom = day if isinstance(day, dict) else None
         self.fixed_day = dt.date.fromisoformat(day["day"]) if self.custom else day
         self.fixed_now_ms = now_ms
@@ -210,6 +218,8 @@ class SandboxIndeed:
                 start = int(query.get("start", "0"))
             except ValueError:
                 return 400, {"Content-Type": "text/plain"}, b"bad start"
+            if self.blocks_search_page(keyword, start):
+                return self._challenge()
             odd = self._flaky_answer(f"/jobs|{keyword}|{start}")
             if odd == "challenge":
                 return self._challenge()
@@ -237,6 +247,16 @@ class SandboxIndeed:
                 return 404, html_type, b"<html><body>This job has expired on Indeed</body></html>"
             return 200, html_type, job_page(posting, self.now_ms)
         return 404, html_type, b"<html><body>Not found</body></html>"
+
+    def blocks_search_page(self, keyword: str, start: int) -> bool:
+        """Whether this search page is behind a block that does not lift: ``blocked_share`` of the
+        pages past the first (chosen by a hash of the search and offset, so a re-run meets the same
+        blocks; 1.0 blocks them all). First pages stay open, so the crawl sees the totals it
+        misses and never meets a wall of blocks."""
+        if not self.blocked_share or start == 0:
+            return False
+        digest = hashlib.sha1(f"block|{keyword}|{start}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") / 2**32 < self.blocked_share
 
     def posting(self, key: str) -> dict | None:
         found = self.by_key().get(key)
@@ -549,12 +569,14 @@ class _Server(ThreadingHTTPServer):
 
 @contextlib.contextmanager
 def sandbox_server(host: str = "127.0.0.1", port: int = 0, *, day: dt.date | dict | None = None,
-                   now_ms: int | None = None, challenge_direct: bool = False) -> Iterator[str]:
+                   now_ms: int | None = None, challenge_direct: bool = False,
+                   blocked_share: float = 0.0) -> Iterator[str]:
     """Serve the sandbox Indeed for ``day`` (None: today's, following the clock) on ``host:port``
     (0 = a free port) and yield its base URL. ``SandboxIndeed(day).expected`` says what a full
-    crawl must find."""
+    crawl must find. ``blocked_share``: that share of the search pages past the first is
+    challenged on every request (a simulated block, for the coverage figures)."""
     server = _Server((host, port), _Handler)
-    server.sandbox = SandboxIndeed(day, now_ms, challenge_direct)
+    server.sandbox = SandboxIndeed(day, now_ms, challenge_direct, blocked_share)
     with serving(server, "sandbox-indeed") as url:
         yield url
 

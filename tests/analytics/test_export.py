@@ -113,3 +113,33 @@ def test_publish_refreshes_then_writes_the_day(analytics_warehouse, lake_root):
     table = pq.read_table(result["curated_path"].removeprefix("file://"))
     assert "rust" in table.column("technology").to_pylist()
     assert result["curated_rows"] == table.num_rows == mart_count(analytics_warehouse, "posting_date = %s", DAY_C)
+
+
+def test_exports_carry_each_dates_coverage_for_the_rows_source(analytics_warehouse, tmp_path):
+    """The coverage beside every figure, in the files too: the row's source on its date, and for
+    source 'all' the weakest source (the coverage mart); a date without a record is empty."""
+    from jobreqs import coverage
+
+    with psycopg.connect(analytics_warehouse) as conn:
+        coverage.record(conn, "indeed", DAY_A, "r", coverage.indeed_row(
+            {"searches": 1, "searches_answered": 1, "reported_total": 40, "reachable_total": 40,
+             "organic_cards_of_counted": 20, "listed": 20, "postings": 18, "blocked": 4, "blocked_lost": 2,
+             "quarantined": 2}))
+        coverage.record(conn, "upwork", DAY_A, "r", coverage.upwork_row({"fetched": 9, "coverage": 0.75, "capped": True}))
+    out = tmp_path / "march.csv"
+    assert main(["export", "--from", "2026-03-01", "--to", "2026-03-31", "--output", str(out)]) == 0
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_source = {r["source"]: r for r in rows if r["posting_date"] == "2026-03-02"}
+    assert by_source["indeed"]["coverage"] == "0.45" and by_source["indeed"]["collected"] == "18"
+    assert by_source["indeed"]["reported"] == "40" and by_source["indeed"]["blocked"] == "4"
+    assert by_source["upwork"]["coverage"] == "0.75" and by_source["upwork"]["cap_hit"] == "True"
+    assert by_source["all"]["coverage"] == "0.45" and by_source["all"]["collected"] == "27"
+    assert by_source["all"]["coverage_below_usual"] == "False"
+    assert {r["coverage"] for r in rows if r["posting_date"] == "2026-03-09"} == {""}
+    parquet = tmp_path / "march.parquet"
+    assert main(["export", "--from", "2026-03-02", "--to", "2026-03-02", "--format", "parquet",
+                 "--output", str(parquet), "--source", "indeed"]) == 0
+    table = pq.read_table(parquet)
+    assert table.schema.equals(ARROW_SCHEMA)
+    assert [r["coverage"] for r in table.to_pylist()] == [pytest.approx(0.45)] * table.num_rows

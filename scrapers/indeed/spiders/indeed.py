@@ -218,6 +218,7 @@ class IndeedSpider(scrapy.Spider):
     def closed(self, reason: str) -> None:
         """A crawl that got nothing but blocks met a wall too, even when it ran out of requests
         before ``INDEED_BLOCK_WALL`` blocks in a row: say what to do."""
+        self.crawler.stats.set_value("indeed/listed", len(self.found))
         if reason == "finished" and self.pages_ok == 0 and self.blocks_in_a_row:
             self._wall_message()
 
@@ -320,7 +321,17 @@ class IndeedSpider(scrapy.Spider):
 
     def _next_page(self, response: Response, page, keyword: str, location: str, start: int) -> Iterator:
         total = page.total
+        organic = sum(1 for card in page.cards if not card.get("sponsored"))
+        # Coverage: what each search reported and how much of it was listed (see the manifest).
+        if total is not None:
+            self._count("organic_cards_of_counted", organic)
         if start == 0:
+            self._count("searches_answered")
+            if total is not None:
+                self._count("reported_total", total)
+                self._count("reachable_total", min(total, self.cap))
+            else:  # no count on the page: what the crawl reads is all it can know of
+                self._count("searches_without_total")
             logger.info("search %r in %r: %s results", keyword, location, "unknown" if total is None else total)
             if total is not None and total > self.cap:
                 self._count("cap_hit")
@@ -329,7 +340,6 @@ class IndeedSpider(scrapy.Spider):
         next_start = start + self.page_size
         # Unknown total (DOM page without a count): go on while pages come full of organic cards
         # (sponsored cards come on top of the page's ten).
-        organic = sum(1 for card in page.cards if not card.get("sponsored"))
         limit = min(total, self.cap) if total is not None else (self.cap if organic >= self.page_size else 0)
         if next_start >= limit or not page.cards:
             return
