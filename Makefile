@@ -3,7 +3,10 @@
 #   make test  - the test suite
 # Both create .venv and install requirements.txt on first use.
 
-PYTHON ?= python3.11
+# The first interpreter found that Airflow 3.3 and the pinned requirements support (3.11-3.13);
+# `make run PYTHON=/path/to/python` picks another.
+SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3.13 python3,$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c '$(SUPPORTED)' 2>/dev/null && echo $(p))))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -11,7 +14,8 @@ STAMP := $(VENV)/.installed
 .PHONY: run test ui venv bench clean-state month
 
 $(STAMP): requirements.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.11, 3.12 or 3.13 is required: none found on PATH (python3.11 ... python3); give one with PYTHON=/path/to/python"; exit 1; }
+	@$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { echo "$(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '?'): Python 3.11, 3.12 or 3.13 is required; give one with PYTHON=/path/to/python"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
@@ -36,6 +40,8 @@ month: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# Stops the embedded Postgres first (a failure to stop it keeps .state: never delete the data
+# folder of a running server); without .venv nothing of ours can be running.
 clean-state:
-	$(BIN)/jobreqs stop-embedded || true
+	if [ -x $(BIN)/jobreqs ]; then $(BIN)/jobreqs stop-embedded; fi
 	rm -rf .state

@@ -16,6 +16,16 @@ A local sandbox started for a past date serves it, so that date is collected (`j
 sandbox-month` builds a month that way). Hacker News's threads stay online: a backfill collects
 their past dates again.
 
+**A date with no data** (no raw snapshot in the lake) is visibly different: `normalise` and every
+step after it end *skipped* (pink), with the reason in `normalise`'s log and in
+`jobreqs.pipeline_runs`; `jobreqs dates --from D1 --to D2` lists the dates with and without data.
+
+**Sources.** With no real source configured (no `JOBREQS_INDEED_BASE_URL` / `indeed_proxy`, no
+`JOBREQS_UPWORK_BASE_URL` / `upwork_api`), `jobreqs ui` and `jobreqs run` start local sandboxes
+for Indeed and Upwork and point the tasks at them: a run triggered from the UI then collects
+today's sandbox postings, and `scrape_indeed` / `upwork_fetch` say so in their logs. Configured
+sources are the real ones.
+
 **Upwork** serves nothing past offset 5,000: `jobreqs_upwork_sweep` collects the newest jobs
 often, and `upwork_fetch` records in `pipeline_runs` how much of the day was read (`coverage`).
 
@@ -205,12 +215,16 @@ def jobreqs_daily():
     extract_openai_batch = OpenAIExtractBatchOperator(
         task_id="extract_openai_batch",
         run_if="{{ params.extraction_backend == 'openai' and params.openai_mode == 'batch' }}",
-        input_partition="staging/classified/dt={{ (logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",
-        batch_key="{{ dag.dag_id }}/{{ (logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}",
+        # a run triggered without a logical date (the UI's default) has none in its template context
+        input_partition="staging/classified/dt={{ (logical_date if logical_date is defined and logical_date "
+                        "else dag_run.run_after).strftime('%Y-%m-%d') }}",
+        batch_key="{{ dag.dag_id }}/{{ (logical_date if logical_date is defined and logical_date "
+                  "else dag_run.run_after).strftime('%Y-%m-%d') }}",
         model="{{ params.openai_model or '' }}",
     )
 
-    @task(trigger_rule="none_failed")
+    # the batch step is skipped unless openai batch mode; a skipped classify (no data) skips this too
+    @task(trigger_rule="none_failed_min_one_success")
     def extract(classified: dict) -> dict:
         """Extracts raw technology terms from each posting's kept text (local or openai backend);
         replies that cannot be trusted are recorded and dropped."""
@@ -232,8 +246,10 @@ def jobreqs_daily():
 
         return run_load(_ctx(), postings["path"])
 
-    # Its event runs jobreqs_rederive, which derives again the dates of other versions (if any).
-    @task(trigger_rule="none_failed", outlets=[Asset("jobreqs://warehouse/posting_technologies")])
+    # Runs when a source was skipped; skipped itself when there was nothing to load (a date with no
+    # data). Its event runs jobreqs_rederive, which derives again the dates of other versions (if any).
+    @task(trigger_rule="none_failed_min_one_success",
+          outlets=[Asset("jobreqs://warehouse/posting_technologies")])
     def publish() -> dict:
         """Writes the day's curated Parquet files to the lake."""
         from jobreqs.pipeline import run_publish

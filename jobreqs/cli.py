@@ -16,8 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
     "run": ("jobreqs.runner", "run the daily DAG for a date (default today) and print a summary"),
     "sandbox-month": ("jobreqs.sandbox_month", "run (or re-run) 30 dates on the sandboxes and show their trends"),
+    "dates": ("jobreqs.dates", "list which dates have data (raw snapshots, postings, last run), e.g. after a backfill"),
     "migrate": ("jobreqs.warehouse_cli", "apply the warehouse migrations"),
     "warehouse-url": ("jobreqs.warehouse_cli", "print how to connect a SQL client to the warehouse"),
+    "stop-embedded": ("jobreqs.embedded_pg", "stop the embedded Postgres of .state/pg (make clean-state)"),
     "ui": ("jobreqs.ui", "start the Airflow UI (airflow standalone) with the project's DAGs and plugins"),
     "indeed-parse": ("scrapers.indeed.cli", "parse saved Indeed search or job pages to JSON Lines"),
     "upwork-authorize": ("scrapers.upwork.authorize", "authorize the Upwork OAuth app once (authorization-code flow)"),
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = next((a for a in argv if a in COMMANDS), None)
     for name, (_, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        # also after the command (`make run ARGS=-v`); SUPPRESS keeps the global flag's value
+        command_parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                    help="log at DEBUG level, with every warning")
         if name == chosen:  # import only the module of the command being run
             _module(name).add_arguments(command_parser)
     args = parser.parse_args(argv)

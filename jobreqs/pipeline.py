@@ -95,6 +95,14 @@ def collects_from_sandbox(source: str, day: dt.date) -> bool:
     return sandboxes.serves(source, day)
 
 
+def sandbox_url(source: str) -> str | None:
+    """The local sandbox ``source`` collects from, if it collects from one."""
+    from jobreqs import sandboxes
+
+    url = sandboxes.source_url(source)
+    return url if sandboxes.is_loopback(url) else None
+
+
 def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     """Skip a collection task (recorded, with its reason) when its source is switched off in the
     run's params, or when the date is too old to collect: the real sites cannot go back in time,
@@ -107,8 +115,12 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
     reason = None
     if source not in sources:
         reason = f"{source} is switched off in this run's params"
-    elif (ctx.day < today - dt.timedelta(days=1) and source not in PAST_COLLECTABLE
-          and not collects_from_sandbox(source, ctx.day)):
+    elif collects_from_sandbox(source, ctx.day):
+        pass  # a sandbox serving this date (today's, or one started for a past date)
+    elif sandbox_url(source) and source not in PAST_COLLECTABLE:
+        reason = (f"the local sandbox {source} collects from serves other dates, not {ctx.day}; the run "
+                  "re-processes the raw snapshot the lake holds for that date")
+    elif ctx.day < today - dt.timedelta(days=1) and source not in PAST_COLLECTABLE:
         reason = (f"{ctx.day} is in the past: {source} cannot be collected again; the run "
                   "re-processes the raw snapshot the lake holds for that date")
     if reason:
@@ -116,8 +128,22 @@ def skip_collection(ctx: RunContext, source: str, stage: str) -> None:
         raise AirflowSkipException(reason)
 
 
+def log_source(source: str, url: str | None) -> None:
+    """Say in the task's log where the source is collected from: a sandbox or the real site."""
+    from jobreqs import sandboxes
+
+    if sandboxes.is_loopback(url):
+        log.info("%s: collecting from the local sandbox at %s, not the real site (no real %s source is "
+                    "configured: `jobreqs run` and `jobreqs ui` start the sandboxes)", source, url, source)
+    else:
+        log.info("%s: collecting from %s", source, url or "the configured connection")
+
+
 def run_scrape_indeed(ctx: RunContext) -> dict:
     skip_collection(ctx, "indeed", "scrape_indeed")
+    from scrapers.indeed.run import default_base_url
+
+    log_source("indeed", default_base_url())
     from jobreqs import coverage
     from scrapers.indeed.run import CrawlBlocked, scrape_indeed
 
@@ -209,6 +235,9 @@ def run_upwork_token(ctx: RunContext) -> dict:
 
 def run_upwork_fetch(ctx: RunContext) -> dict:
     skip_collection(ctx, "upwork", "upwork_fetch")
+    from jobreqs import sandboxes
+
+    log_source("upwork", sandboxes.source_url("upwork"))
     from scrapers.upwork.fetch import upwork_fetch
 
     stats = upwork_fetch(lake.lake_root(), ctx.day)
@@ -258,8 +287,12 @@ def run_normalise(ctx: RunContext) -> dict:
 
         with warehouse.connect() as conn:
             coverage.record_normalise(conn, ctx.day, stats["quarantined"])
-    status = "skipped" if stats["message"] else "success"
-    return ctx.record("normalise", stats, status=status, message=stats["message"])
+    if stats["message"]:  # no raw snapshot: nothing downstream has anything to do
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        ctx.record("normalise", stats, status="skipped", message=stats["message"])
+        raise AirflowSkipException(stats["message"])
+    return ctx.record("normalise", stats)
 
 
 def run_classify(ctx: RunContext) -> dict:
@@ -308,6 +341,10 @@ def run_extract(ctx: RunContext, source_dir: str) -> dict:
     from transforms.extract.stage import ExtractionRun
 
     backend = ctx.params.get("extraction_backend", "local")
+    if backend == "openai":
+        from transforms.extract.openai_backend import require_usable
+
+        require_usable()  # no connection or a refused key: fail now, without retries
     rejects = lake.Spool()
     extraction = ExtractionRun(backend, quarantine=rejects)
     options = extraction_options(ctx.params, ctx.run_id)

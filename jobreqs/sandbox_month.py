@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import io
 import os
 import socket
 import sys
@@ -73,7 +74,7 @@ def run_days(days: list[dt.date], upwork_jobs: int, out=sys.stdout,
     (first, last, share) of a simulated Indeed block."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from jobreqs import sandboxes
+    from jobreqs import runner, sandboxes
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
@@ -86,8 +87,8 @@ def run_days(days: list[dt.date], upwork_jobs: int, out=sys.stdout,
         if block and block[0] <= day <= block[1]:
             options["indeed"] = {"blocked_share": block[2]}
         with sandboxes.serving(day, options=options):
-            dag_run = dag.test(logical_date=dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc),
-                               run_conf={"sources": sandboxes.registered()})
+            dag_run = runner.test_run(dag, day, {"sources": sandboxes.registered()},
+                                      out=io.StringIO())  # one line per date, not per task
         states[day] = str(dag_run.state)
         print(f"{day}  {states[day]:<8} {time.monotonic() - began:6.1f} s", file=out, flush=True)
     return states
@@ -191,13 +192,17 @@ def screenshot(url: str, path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jobreqs import runlock, runner
+
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "DEBUG" if args.verbose else "WARNING")
     airflow_env.apply()
-    airflow_env.ensure_metadata_db()
     days = dates(args.days, args.end)
     began = time.monotonic()
-    print(f"jobreqs_daily for {days[0]} .. {days[-1]} on the sandboxes ({args.days} dates):", flush=True)
-    states = run_days(days, args.upwork_jobs, block=args.block)
+    with runlock.exclusive("sandbox-month"):
+        airflow_env.ensure_metadata_db()
+        runner.quiet(args.verbose)
+        print(f"jobreqs_daily for {days[0]} .. {days[-1]} on the sandboxes ({args.days} dates):", flush=True)
+        states = run_days(days, args.upwork_jobs, block=args.block)
     figures = month_figures(days[0], days[-1])
     print(f"\n{sum(s == 'success' for s in states.values())} of {len(days)} runs succeeded "
           f"in {time.monotonic() - began:.0f} s")

@@ -30,9 +30,16 @@ SANDBOX_UPWORK_JOBS = 1_500
 
 _STARTERS: dict[str, Starter] = {}
 _URLS: dict[str, Callable[[], str | None]] = {}
-#: Settings that would win over a sandbox's environment: hidden while it serves. (A configured
-#: Indeed proxy API stays: it is asked for the sandbox's pages.)
-_HIDDEN = ("AIRFLOW_CONN_UPWORK_API", "AIRFLOW_CONN_UPWORK_OAUTH")
+#: Settings that would win over a source's sandbox environment: hidden while it serves. (A
+#: configured Indeed proxy API stays: it is asked for the sandbox's pages.)
+_HIDDEN = {"upwork": ("AIRFLOW_CONN_UPWORK_API", "AIRFLOW_CONN_UPWORK_OAUTH")}
+#: What configures a real source: environment variables, or Airflow connections (defined in the
+#: environment or in the metadata database, through the UI).
+_REAL = {"indeed": (("JOBREQS_INDEED_BASE_URL",), ("indeed_proxy",)),
+         "upwork": (("JOBREQS_UPWORK_BASE_URL",), ("upwork_api",)),
+         "hn": (("JOBREQS_HN_BASE_URL",), ()),
+         **{ats: ((f"JOBREQS_{ats.upper()}_BASE_URL", "AIRFLOW_VAR_JOBREQS_ATS_BOARDS"), ())
+            for ats in ("greenhouse", "lever", "ashby")}}
 
 
 def register(source: str, starter: Starter, configured_url: Callable[[], str | None]) -> None:
@@ -44,6 +51,34 @@ def register(source: str, starter: Starter, configured_url: Callable[[], str | N
 
 def registered() -> list[str]:
     return list(_STARTERS)
+
+
+def _connection_defined(conn_id: str) -> bool:
+    if os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}"):
+        return True
+    try:  # the metadata database and any secrets backend, as a task would see them
+        from airflow.models.connection import Connection
+
+        Connection.get_connection_from_secrets(conn_id)
+        return True
+    except Exception:  # noqa: BLE001 - AirflowNotFoundException, or no metadata database yet
+        return False
+
+
+def configured(source: str) -> bool:
+    """Whether a real ``source`` is configured (its environment variable or Airflow connection)."""
+    variables, connections = _REAL.get(source, ((), ()))
+    return any(os.environ.get(v) for v in variables) or any(_connection_defined(c) for c in connections)
+
+
+def unconfigured() -> list[str]:
+    """The registered sources with no real configuration: the ones ``jobreqs ui`` serves sandboxes for."""
+    return [source for source in registered() if not configured(source)]
+
+
+def source_url(source: str) -> str | None:
+    """The URL ``source`` collects from under the current configuration (None: not configured)."""
+    return _URLS[source]() if source in _URLS else None
 
 
 def is_loopback(url: str | None) -> bool:
@@ -58,7 +93,7 @@ def serves(source: str, day: dt.date) -> bool:
     site, a source not configured, or a sandbox serving other dates)."""
     import httpx
 
-    url = _URLS[source]() if source in _URLS else None
+    url = source_url(source)
     if not is_loopback(url):
         return False
     try:
@@ -156,11 +191,13 @@ def serving(day: dt.date, sources: list[str] | None = None,
     """Serve the sandboxes of ``sources`` (default: every registered one) for ``day`` and point
     the pipeline at them through the environment; yield one line per sandbox for the user.
     ``options``: keyword arguments for a source's starter (``{"upwork": {"jobs": 300}}``)."""
+    sources = registered() if sources is None else sources
     with contextlib.ExitStack() as stack:
-        for key in _HIDDEN:  # a configured connection would win over the sandbox
-            stack.callback(_restore, key, os.environ.pop(key, None))
+        for source in sources:
+            for key in _HIDDEN.get(source, ()):  # a configured connection would win over the sandbox
+                stack.callback(_restore, key, os.environ.pop(key, None))
         lines = []
-        for source in sources or registered():
+        for source in sources:
             environment, line = stack.enter_context(_STARTERS[source](day, **(options or {}).get(source, {})))
             for key, value in environment.items():
                 stack.callback(_restore, key, os.environ.get(key))

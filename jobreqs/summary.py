@@ -11,6 +11,8 @@ from jobreqs import lake, warehouse
 
 TABLES = ["postings", "posting_keywords", "posting_technologies", "technologies", "unmapped_terms",
           "upwork_jobs", "upwork_clients", "pipeline_runs"]
+#: What a table's count is, where its name alone misleads (``technologies`` is the taxonomy).
+TABLE_LABELS = {"technologies": "technologies (the taxonomy)"}
 
 
 def _table_counts(conn, day: dt.date) -> list[tuple[str, int]]:
@@ -30,10 +32,13 @@ _HIGHLIGHTS = {
     "extract": ("backend", "sent", "cache_hits", "tokens_in", "tokens_out", "cost_usd"),
     "clean_up": ("technologies", "removed_terms", "unmapped_terms"),
 }
+#: A figure's words in the summary, where its key alone misleads.
+_LABELS = {("clean_up", "technologies"): "posting-technology pairs"}
 
 
 def _highlights(stage: str, stats: dict) -> str:
-    return ", ".join(f"{key} {stats[key]}" for key in _HIGHLIGHTS.get(stage, ()) if key in stats)
+    return ", ".join(f"{_LABELS.get((stage, key), key)} {stats[key]}"
+                     for key in _HIGHLIGHTS.get(stage, ()) if key in stats)
 
 
 def reader_conninfo(conninfo: str) -> str:
@@ -42,6 +47,21 @@ def reader_conninfo(conninfo: str) -> str:
     parts.pop("password", None)
     parts["user"] = "jobreqs_reader"
     return make_conninfo(**parts)
+
+
+def _mtime(path) -> float:
+    """A lake file's modification time, local or S3 (``inf`` when the store does not say: such a
+    file is never marked as older)."""
+    try:
+        info = path.stat()
+    except (OSError, ValueError):
+        return float("inf")
+    if hasattr(info, "st_mtime"):
+        return float(info.st_mtime)
+    moment = info.get("mtime") or info.get("LastModified") if isinstance(info, dict) else None
+    if isinstance(moment, dt.datetime):
+        return moment.timestamp()
+    return float(moment) if isinstance(moment, (int, float)) else float("inf")
 
 
 def render(dag_run, day: dt.date, elapsed: float, notes: list[str]) -> str:
@@ -60,14 +80,16 @@ def render(dag_run, day: dt.date, elapsed: float, notes: list[str]) -> str:
             (dag_run.run_id,)).fetchall()
     lines.append(f"  warehouse ({warehouse.describe(conninfo)}):")
     lines.append("    postings for this date: " + (", ".join(f"{s} {n}" for s, n in day_postings) or "none"))
-    lines.append("    rows per table: " + ", ".join(f"{t} {n}" for t, n in counts))
+    lines.append("    rows per table (every date): " + ", ".join(f"{TABLE_LABELS.get(t, t)} {n}" for t, n in counts))
     for stage, status, message, stats in runs:
         if message:
             lines.append(f"    {stage} ({status}): {message}")
         elif highlights := _highlights(stage, stats):
             lines.append(f"    {stage}: {highlights}")
     root = lake.lake_root()
-    lines.append(f"  lake ({root}):")
+    run_start = dag_run.start_date.timestamp() if getattr(dag_run, "start_date", None) else None
+    earlier = 0
+    lines.append(f"  lake ({root}), this date's files:")
     for zone in ("raw", "quarantine", "staging", "curated"):
         zone_dir = root / zone
         if not zone_dir.exists():
@@ -76,7 +98,14 @@ def render(dag_run, day: dt.date, elapsed: float, notes: list[str]) -> str:
             part = name_dir / f"dt={day}"
             files = [p for p in lake.list_files(part, "*") if p.is_file()]
             if files:
-                lines.append(f"    {zone}/{name_dir.name}/dt={day}/: " + ", ".join(p.name for p in files))
+                names = []
+                for p in files:
+                    old = run_start is not None and _mtime(p) < run_start - 1
+                    earlier += old
+                    names.append(p.name + (" (earlier run)" if old else ""))
+                lines.append(f"    {zone}/{name_dir.name}/dt={day}/: " + ", ".join(names))
+    if earlier:
+        lines.append(f"    ({earlier} files marked 'earlier run' were written before this run started: kept, not replaced)")
     lines.append("  query it:")
     lines.append(f'    psql "{reader_conninfo(conninfo)}" -c "SELECT technology, count(*) FROM '
                  'jobreqs.posting_technologies GROUP BY 1 ORDER BY 2 DESC LIMIT 20"')

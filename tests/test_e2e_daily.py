@@ -55,7 +55,19 @@ def test_daily_run_lands_rows_and_files_and_is_idempotent(run_env, warehouse, la
     assert warehouse_snapshot(warehouse) == first
 
 
-def test_daily_run_for_a_date_without_snapshots_succeeds_with_a_message(run_env, warehouse):
+def task_states(dag_id: str, day: dt.date) -> dict[str, str]:
+    """The task states of the run of ``day`` in the session's Airflow metadata database."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    moment = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id).all()
+        return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in tis
+                if ti.dag_run.logical_date == moment}
+
+
+def test_daily_run_for_a_date_without_snapshots_is_visibly_skipped(run_env, warehouse, lake_root):
     day = dt.date(2026, 10, 1)
     airflow_cli("dags", "test", "jobreqs_daily", day.isoformat(), env=run_env)
     with psycopg.connect(warehouse) as conn:
@@ -63,6 +75,17 @@ def test_daily_run_for_a_date_without_snapshots_succeeds_with_a_message(run_env,
             "SELECT status, message FROM jobreqs.pipeline_runs WHERE logical_date = %s AND stage = 'normalise'",
             (day,)).fetchone()
     assert status == "skipped" and "no raw snapshot for 2026-10-01" in message
+    # Not green: normalise and everything after it end skipped in Airflow too.
+    states = task_states("jobreqs_daily", day)
+    assert {states[t] for t in ("normalise", "classify", "extract", "clean_up", "load", "publish")} == {"skipped"}, states
+    assert states["migrate_warehouse"] == states["sync_taxonomy"] == "success"
+    # `jobreqs dates` lists it among the dates without data, beside one with data.
+    from jobreqs import dates
+
+    write_raw_day(lake_root, day + dt.timedelta(days=1))
+    lines, with_data, without = dates.report(day, day + dt.timedelta(days=1))
+    assert without == [day] and with_data == [day + dt.timedelta(days=1)]
+    assert "normalise skipped" in lines[0]
 
 
 def test_daily_run_for_today_collects_from_the_sandboxes(run_env, warehouse, lake_root):

@@ -58,8 +58,15 @@ def test_a_past_date_is_collected_from_a_sandbox_serving_it_and_skipped_otherwis
             assert sandboxes.serves(source, past)
             skip_collection(ctx, source, stage)  # no skip: the sandbox serves that date
     with sandboxes.serving(past + dt.timedelta(days=1)):  # a sandbox of another date: not collected
-        with pytest.raises(AirflowSkipException, match="cannot be collected again"):
+        with pytest.raises(AirflowSkipException, match="serves other dates"):
             skip_collection(ctx, "indeed", "scrape_indeed")
+    # yesterday, under the sandboxes `jobreqs ui` serves (today's): not collected from them either
+    today = dt.datetime.now(dt.timezone.utc).date()
+    with sandboxes.serving(today):
+        yesterday = RunContext(run_id="t", day=today - dt.timedelta(days=1))
+        for source, stage in (("indeed", "scrape_indeed"), ("upwork", "upwork_fetch")):
+            with pytest.raises(AirflowSkipException, match="serves other dates"):
+                skip_collection(yesterday, source, stage)
     monkeypatch.setenv("JOBREQS_INDEED_BASE_URL", "https://www.indeed.com")
     with pytest.raises(AirflowSkipException, match="cannot be collected again"):  # a real site
         skip_collection(ctx, "indeed", "scrape_indeed")

@@ -284,6 +284,17 @@ def last_run(conn: psycopg.Connection) -> dict | None:
                            "message": s["message"]} for s in stages if s["status"] == "failed"]
     extract = next((s for s in stages if s["stage"] == "extract"), None)
     result["extraction_errors"] = dict((extract["stats"] or {}).get("error_kinds") or {}) if extract else {}
+    # run_summary takes the date's figures from the warehouse; a run that processed nothing (a date
+    # with no raw snapshot, or one that failed before processing) must not show another run's work.
+    normalise = next((s for s in stages if s["stage"] == "normalise"), None)
+    processed = any(s["stage"] in ("normalise", "classify", "extract", "load") and s["status"] == "success"
+                    for s in stages)
+    result["processed_nothing"] = None
+    if (normalise is not None and normalise["status"] == "skipped") or not processed:
+        result["processed_nothing"] = (normalise or {}).get("message") or "no stage processed postings"
+        for key in ("postings", "postings_classified", "tokens_before", "tokens_after", "kept_text_ratio",
+                    "postings_with_technology"):
+            result[key] = None
     return result
 
 

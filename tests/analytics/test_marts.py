@@ -192,6 +192,21 @@ def test_run_summary(analytics_warehouse):
     assert run["unmapped_terms_waiting"] == 2
 
 
+def test_last_run_that_processed_nothing_shows_no_figures_of_its_date(analytics_warehouse):
+    from transforms.marts import last_run
+
+    with psycopg.connect(analytics_warehouse, row_factory=dict_row) as conn:
+        assert last_run(conn)["processed_nothing"] is None and last_run(conn)["postings"] == 4  # run-a worked
+        # a re-run of the same date that found no raw snapshot (a backfill): the newest run
+        conn.execute(
+            """INSERT INTO jobreqs.pipeline_runs (run_id, dag_id, logical_date, stage, status, stats, message, recorded_at)
+               VALUES ('run-b', 'jobreqs_daily', %s, 'normalise', 'skipped', '{}', 'no raw snapshot for it', now())""",
+            (DAY_A,))
+        run = last_run(conn)
+    assert run["run_id"] == "run-b" and run["processed_nothing"] == "no raw snapshot for it"
+    assert run["postings"] is None and run["kept_text_ratio"] is None  # not run-a's figures
+
+
 def test_refresh_is_concurrent_and_follows_new_data(analytics_warehouse):
     with psycopg.connect(analytics_warehouse) as conn:
         conn.execute(

@@ -169,6 +169,9 @@ class OpenAIExtractBatchOperator(BaseOperator):
             from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException("this run does not use the OpenAI Batch API")
+        from transforms.extract.openai_backend import require_usable
+
+        require_usable(self.conn_id)  # no connection or a refused key: fail now, without retries
         prompt, model = self._prompt_model()
         client = sync_client(self.conn_id)
         store = BatchStore(self.warehouse_conninfo)
@@ -200,6 +203,9 @@ class OpenAIExtractBatchOperator(BaseOperator):
         # polling error or a cancellation fails the task: a retry resumes (or, if cancelled, resubmits).
         if event["status"] != "success" and not (event["status"] == "error" and reason in {"failed", "expired"}):
             raise build_batch_error(event.get("message", "batch did not complete"), reason)
+        from transforms.extract.openai_backend import require_usable
+
+        require_usable(self.conn_id)  # no connection or a refused key: fail now, without retries
         prompt, model = self._prompt_model()
         client = sync_client(self.conn_id)
         store = BatchStore(self.warehouse_conninfo)

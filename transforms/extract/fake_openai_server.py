@@ -2,7 +2,7 @@
 
 It speaks the shapes the openai SDK uses: ``POST /v1/chat/completions`` (json_schema structured
 output), ``POST /v1/files`` (multipart), ``GET /v1/files/{id}`` and ``/content``,
-``POST /v1/batches``, ``GET /v1/batches/{id}``. Its "model" is NOT a language model: it answers
+``POST /v1/batches``, ``GET /v1/batches/{id}``, ``GET /v1/models`` (the key check). Its "model" is NOT a language model: it answers
 deterministically from the text with the project's local extractor (fine for tests, which check
 the plumbing, not the model). Faults are switched on by markers in the posting text:
 
@@ -250,6 +250,9 @@ class FakeOpenAI:
                 if m and m.group(1) in fake.files:
                     f = fake.files[m.group(1)]
                     return self._send(200, None, raw=f["data"]) if m.group(2) else self._send(200, f["meta"])
+                if path == "/v1/models":  # the real API lists the models the key may use
+                    return self._send(200, {"object": "list", "data": [
+                        {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"}]})
                 m = re.fullmatch(r"/v1/batches/([\w-]+)", path)
                 if m and m.group(1) in fake.batches:
                     return self._send(200, fake.refresh_batch(m.group(1)))

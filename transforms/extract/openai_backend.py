@@ -270,6 +270,53 @@ def client_kwargs(conn_id: str = OPENAI_CONN_ID) -> dict[str, Any]:
     return {"api_key": api_key, "base_url": base_url, "max_retries": 0, "timeout": 60.0, **extra}
 
 
+class NotUsable(RuntimeError):
+    """The openai backend cannot work: no connection, no key, a refused key or no server."""
+
+
+def preflight(conn_id: str = OPENAI_CONN_ID, timeout: float = 10.0) -> str:
+    """Check, in seconds and before any work, that the backend can work: the connection exists,
+    holds a key, and the server answers ``GET /models`` with it (the cheapest authenticated
+    call; it costs nothing). Returns the server's base URL; raises :class:`NotUsable` with a
+    message for the user (never the key)."""
+    import openai
+
+    try:
+        kwargs = client_kwargs(conn_id)
+    except ValueError as exc:
+        raise NotUsable(f"the openai backend needs an API key: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - AirflowNotFoundException and its SDK twin
+        if "not defined" not in str(exc) and "NotFound" not in type(exc).__name__:
+            raise
+        raise NotUsable(f"the openai backend needs the Airflow connection {conn_id!r} (password = API key; "
+                        f"host = base URL for a compatible server), e.g. AIRFLOW_CONN_{conn_id.upper()}="
+                        "'{\"conn_type\": \"openai\", \"password\": \"sk-...\"}'") from None
+    base_url = kwargs.get("base_url") or "https://api.openai.com/v1"
+    client = openai.OpenAI(**(kwargs | {"timeout": timeout, "max_retries": 0}))
+    try:
+        client.models.list()
+    except openai.AuthenticationError:
+        raise NotUsable(f"{base_url} refused the API key of connection {conn_id!r} (401)") from None
+    except openai.PermissionDeniedError:
+        raise NotUsable(f"{base_url} does not let the key of connection {conn_id!r} list models (403)") from None
+    except openai.APIConnectionError as exc:
+        raise NotUsable(f"cannot reach {base_url} (connection {conn_id!r}): {type(exc).__name__}") from None
+    finally:
+        client.close()
+    return base_url
+
+
+def require_usable(conn_id: str = OPENAI_CONN_ID) -> None:
+    """In a task: :func:`preflight`, failing the task at once (no retry) when the backend cannot
+    work: retrying a missing connection or a refused key only adds minutes of backoff."""
+    try:
+        preflight(conn_id)
+    except NotUsable as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from None
+
+
 def sync_client(conn_id: str = OPENAI_CONN_ID):
     from openai import OpenAI
 
