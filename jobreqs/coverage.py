@@ -1,7 +1,8 @@
 """Coverage beside every figure: how much of each source's date was collected.
 
-The collection tasks (``scrape_indeed``, ``upwork_fetch``) turn their statistics into one row of
-``jobreqs.source_coverage`` per source and date (``record``); ``normalise`` adds the records it
+The collection tasks (``scrape_indeed``, ``upwork_fetch``, ``collect_hn``, ``collect_greenhouse``,
+``collect_lever``, ``collect_ashby``) turn their statistics into one row of
+``jobreqs.source_coverage`` per source and date (``record``), a failed collection included; ``normalise`` adds the records it
 quarantined (``record_normalise``). The view ``jobreqs.coverage_daily`` (migration 0010) sets each
 row beside its usual level (the median of the 28 dates before) and flags the dates well below it;
 the trends page draws it under the chart and the export carries it (``rows``).
@@ -70,6 +71,65 @@ def upwork_row(stats: dict) -> dict:
         "coverage": round(float(stats.get("coverage", 1.0)), 4),
         "detail": {k: stats[k] for k in ("gaps", "sweeps", "complete") if k in stats},
     }
+
+
+def _failed(row: dict, error: BaseException | None) -> dict:
+    """A collection that raised: nothing usable for the date (coverage 0), the counts it had."""
+    from jobreqs.redact import redact
+
+    detail = dict(row["detail"])
+    if error is not None:
+        detail["error"] = redact(f"{type(error).__name__}: {error}")[:500]
+    return {**row, "status": "failed", "collected": 0, "coverage": 0.0, "detail": detail}
+
+
+def hn_row(stats: dict, error: BaseException | None = None) -> dict:
+    """The coverage of a Hacker News collection (``scrapers.hn.collect.collect_hn``), or of one
+    that raised ``error`` (``stats``: what it counted before). Listed: the date's top-level
+    comments on the hiring threads. Coverage: the collector's own, the share of them accounted for
+    (collected, or deleted/dead, which hold no posting to collect); a comment whose fetch failed
+    for good is a blocked request and a comment lost, counted among the quarantined."""
+    listed = int(stats.get("listed") or 0)
+    row = {
+        "status": "collected",
+        "reported": listed,
+        "listed": listed,
+        "collected": int(stats.get("collected") or 0),
+        "blocked": int(stats.get("fetch_failed") or 0),
+        "blocked_lost": int(stats.get("fetch_failed") or 0),
+        "quarantined": int(stats.get("quarantined") or 0),
+        "cap_hit": False,
+        "coverage": round(float(stats.get("coverage", 1.0)), 4),
+        "detail": {k: stats[k] for k in ("deleted", "dead", "requests", "retries") if k in stats},
+    }
+    return row if error is None else _failed(row, error)
+
+
+def ats_row(stats: dict, error: BaseException | None = None) -> dict:
+    """The coverage of a job-board collection (``scrapers.ats.collect.collect_ats``), or of one
+    that raised ``error``. Listed: the jobs the boards read answered (Greenhouse's ``meta.total``,
+    else the jobs returned). Blocked: boards whose request failed for good; quarantined: the boards
+    set aside (not found, or failed). Coverage multiplies the boards read of those configured by
+    the jobs accounted for of those listed (collected, or not public: Ashby's ``isListed: false``),
+    so a board lost lowers it although its jobs were never listed."""
+    listed, collected = int(stats.get("jobs_listed") or 0), int(stats.get("jobs_collected") or 0)
+    boards, failed = int(stats.get("boards") or 0), int(stats.get("boards_failed") or 0)
+    coverage = _share(int(stats.get("boards_collected") or 0), boards) * _share(
+        collected + int(stats.get("jobs_unlisted") or 0), listed)
+    row = {
+        "status": "collected",
+        "reported": listed,
+        "listed": listed,
+        "collected": collected,
+        "blocked": failed,
+        "blocked_lost": failed,
+        "quarantined": int(stats.get("boards_missing") or 0) + failed,
+        "cap_hit": False,
+        "coverage": round(coverage, 4),
+        "detail": {k: stats[k] for k in ("boards", "boards_collected", "boards_missing", "boards_failed",
+                                         "jobs_unlisted", "requests", "retries") if k in stats},
+    }
+    return row if error is None else _failed(row, error)
 
 
 def record(conn: psycopg.Connection, source: str, day: dt.date, run_id: str, row: dict) -> None:

@@ -165,9 +165,16 @@ def run_scrape_indeed(ctx: RunContext) -> dict:
 
 def run_collect_hn(ctx: RunContext) -> dict:
     skip_collection(ctx, "hn", "collect_hn")
+    from jobreqs import coverage
     from scrapers.hn.collect import collect_hn
 
-    stats = collect_hn(lake.lake_root(), ctx.day)
+    try:
+        stats = collect_hn(lake.lake_root(), ctx.day)
+    except Exception as exc:
+        # the date's coverage says it failed (with the counts so far) before the task fails
+        ctx.record_coverage("hn", coverage.hn_row(getattr(exc, "stats", {}), error=exc))
+        raise
+    ctx.record_coverage("hn", coverage.hn_row(stats))
     message = None
     if stats["coverage"] < 1.0:
         message = (f"covered {stats['coverage']:.0%} of the date's {stats['listed']} comments: "
@@ -202,8 +209,16 @@ def run_collect_ats(ctx: RunContext, ats: str) -> dict:
         reason = f"no {ats} boards configured (the ats_boards param or the Airflow Variable jobreqs_ats_boards)"
         ctx.record(stage, {}, status="skipped", message=reason)
         raise AirflowSkipException(reason)
+    from jobreqs import coverage
+
     interval = float(ctx.params.get("ats_min_interval", MIN_INTERVAL) or 0)
-    stats = collect_ats(lake.lake_root(), ctx.day, ats, boards, min_interval=interval)
+    try:
+        stats = collect_ats(lake.lake_root(), ctx.day, ats, boards, min_interval=interval)
+    except Exception as exc:
+        # every board failed (its counts on the exception), or the collector broke: a failed date
+        ctx.record_coverage(ats, coverage.ats_row(getattr(exc, "stats", {"boards": len(boards)}), error=exc))
+        raise
+    ctx.record_coverage(ats, coverage.ats_row(stats))
     message = None
     if stats["boards_collected"] < stats["boards"]:
         message = (f"read {stats['boards_collected']} of {stats['boards']} boards ({stats['boards_missing']} not found, "

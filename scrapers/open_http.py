@@ -34,6 +34,15 @@ class SourceError(RuntimeError):
         self.status = status
 
 
+class CollectionFailed(SourceError):
+    """A collection that ended without a usable snapshot; ``stats`` holds what it counted before
+    (the coverage row of the failed date is made from them, ``jobreqs.coverage``)."""
+
+    def __init__(self, message: str, stats: dict, status: int | None = None):
+        super().__init__(message, status)
+        self.stats = stats
+
+
 class _Retryable(Exception):
     def __init__(self, response: httpx.Response):
         super().__init__(f"HTTP {response.status_code}")

@@ -108,3 +108,82 @@ def _page_warns_on_the_block_week():
     for day in BLOCK_WEEK:
         assert f'data-day="{day}" data-source="indeed"' in html
     assert upwork_only["coverage_warnings"] == []  # another source's block is not this slice's
+
+
+OPEN_DAY = dt.date(2026, 11, 4)
+
+
+def test_open_sources_record_their_coverage_and_a_failed_date(warehouse, lake_root, monkeypatch):
+    """collect_hn and collect_greenhouse (the tasks' own functions) against their sandboxes write
+    one source_coverage row each; HN pointed at a server that is not its API fails and records the
+    date as failed; the 'all' rows sum them and take the weakest."""
+    from jobreqs.pipeline import run_collect_ats, run_collect_hn
+    from scrapers.ats.sandbox import MISSING, SANDBOX_BOARDS, BoardsSandbox
+    from scrapers.ats.sandbox import sandbox_server as ats_sandbox
+    from scrapers.hn.sandbox import HNSandbox
+    from scrapers.hn.sandbox import sandbox_server as hn_sandbox
+    from scrapers.open_http import CollectionFailed
+
+    params = {"sources": ["hn", "greenhouse"], "ats_boards": SANDBOX_BOARDS, "ats_min_interval": 0}
+    ctx = RunContext(run_id="open", day=OPEN_DAY, params=params)
+    failed_day = OPEN_DAY + dt.timedelta(days=1)
+    with hn_sandbox(day=OPEN_DAY, faults=False) as url:
+        monkeypatch.setenv("JOBREQS_HN_BASE_URL", url)
+        hn = run_collect_hn(ctx)
+    with ats_sandbox("greenhouse", day=OPEN_DAY) as url:  # its first board answers a 429 once
+        monkeypatch.setenv("JOBREQS_GREENHOUSE_BASE_URL", url)
+        greenhouse = run_collect_ats(ctx, "greenhouse")
+        monkeypatch.setenv("JOBREQS_HN_BASE_URL", url)  # not HN's API: the user is a 404
+        with pytest.raises(CollectionFailed, match="HTTP 404"):
+            run_collect_hn(RunContext(run_id="open-failed", day=failed_day, params=params))
+
+    with psycopg.connect(warehouse, row_factory=dict_row) as conn:
+        stored = {(r["source"], r["coverage_date"]): r for r in conn.execute(
+            "SELECT * FROM jobreqs.source_coverage ORDER BY source, coverage_date")}
+        daily = {(r["source"], r["coverage_date"]): r for r in coverage.rows(conn, OPEN_DAY, failed_day)}
+    assert set(stored) == {("hn", OPEN_DAY), ("greenhouse", OPEN_DAY), ("hn", failed_day)}
+
+    expected = HNSandbox(OPEN_DAY).comments_on(OPEN_DAY)
+    row = stored[("hn", OPEN_DAY)]
+    assert (row["status"], row["run_id"]) == ("collected", "open")
+    assert row["listed"] == row["reported"] == hn["listed"] == sum(expected.values())
+    assert row["collected"] == expected["postings"] > 10 and row["quarantined"] == expected["empty"] > 0
+    assert (row["blocked"], row["blocked_lost"], row["cap_hit"]) == (0, 0, False)
+    assert float(row["coverage"]) == pytest.approx(
+        (expected["postings"] + expected["deleted"] + expected["dead"]) / row["listed"], abs=1e-4)
+    assert 0 < float(row["coverage"]) < 1 and row["detail"]["deleted"] == expected["deleted"]
+
+    sandbox = BoardsSandbox("greenhouse", OPEN_DAY)
+    boards = [b if isinstance(b, str) else b["board"] for b in SANDBOX_BOARDS["greenhouse"]]
+    open_jobs = sum(len(sandbox.board_jobs(b)) for b in boards if b not in MISSING)
+    row = stored[("greenhouse", OPEN_DAY)]
+    assert row["status"] == "collected" and row["listed"] == row["reported"] == open_jobs > 5
+    assert row["collected"] == greenhouse["jobs_collected"] == open_jobs
+    assert row["quarantined"] == len(MISSING & set(boards)) == 1 and row["blocked"] == 0  # a missing board
+    assert float(row["coverage"]) == pytest.approx((len(boards) - 1) / len(boards), abs=1e-4)
+    assert row["detail"]["retries"] >= 1 and row["detail"]["boards_missing"] == 1
+
+    row = stored[("hn", failed_day)]
+    assert (row["status"], row["collected"], float(row["coverage"]), row["run_id"]) == ("failed", 0, 0.0, "open-failed")
+    assert "HTTP 404" in row["detail"]["error"]
+
+    every = daily[("all", OPEN_DAY.isoformat())]
+    assert every["status"] == "collected" and every["collected"] == expected["postings"] + open_jobs
+    assert every["listed"] == hn["listed"] + open_jobs
+    assert every["coverage"] == min(daily[(s, OPEN_DAY.isoformat())]["coverage"] for s in ("hn", "greenhouse"))
+    assert (daily[("all", failed_day.isoformat())]["status"], daily[("all", failed_day.isoformat())]["coverage"]) == (
+        "failed", 0.0)
+
+
+def test_a_job_board_collection_that_fails_everywhere_is_a_failed_date():
+    from scrapers.open_http import CollectionFailed
+
+    stats = {"boards": 2, "boards_collected": 0, "boards_missing": 0, "boards_failed": 2, "jobs_listed": 0,
+             "jobs_collected": 0, "jobs_unlisted": 0, "requests": 10, "retries": 8}
+    row = coverage.ats_row(stats, error=CollectionFailed("lever: none of the 2 boards could be read", stats))
+    assert (row["status"], row["collected"], row["coverage"]) == ("failed", 0, 0.0)
+    assert (row["blocked"], row["blocked_lost"], row["quarantined"]) == (2, 2, 2)
+    assert row["detail"]["error"].startswith("CollectionFailed: lever: none of the 2 boards")
+    half = coverage.ats_row({**stats, "boards_collected": 1, "boards_failed": 1, "jobs_listed": 10,
+                             "jobs_collected": 9, "jobs_unlisted": 1})
+    assert (half["status"], half["coverage"], half["collected"]) == ("collected", 0.5, 9)

@@ -56,6 +56,9 @@ def test_a_run_with_only_the_open_sources_lands_their_postings(run_env, warehous
             (DAY,)).fetchall())
         sightings = conn.execute("SELECT count(*) FROM jobreqs.posting_sightings WHERE seen_on = %s",
                                  (DAY,)).fetchone()[0]
+        covered = dict(conn.execute(
+            "SELECT source, collected FROM jobreqs.source_coverage WHERE coverage_date = %s AND status = 'collected'",
+            (DAY,)).fetchall())
     collected = {"hn": stages["collect_hn"][1]["collected"]}
     collected |= {ats: stages[f"collect_{ats}"][1]["jobs_collected"] for ats in ATS}
     assert all(stages[f"collect_{s}"][0] == "success" for s in collected) and min(collected.values()) > 5
@@ -65,4 +68,5 @@ def test_a_run_with_only_the_open_sources_lands_their_postings(run_env, warehous
     assert all(with_tech[s] > 0.8 * n for s, n in collected.items())
     assert {s: mart[s] for s in collected} == collected
     assert sightings == sum(collected.values())
+    assert covered == collected  # each collection recorded the date's coverage
     assert all(stages[s][0] == "success" for s in ("normalise", "classify", "extract", "clean_up", "load", "publish"))

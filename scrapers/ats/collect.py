@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from jobreqs import lake
 from scrapers.ats.boards import Board, base_url, jobs_of, raw_jobs, url_for
-from scrapers.open_http import PoliteClient, SourceError
+from scrapers.open_http import CollectionFailed, PoliteClient, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def collect_ats(root, day: dt.date, ats: str, boards: list[Board], *, base: str 
         lake.replace_quarantine(lake.partition(root, "quarantine", ats, day) / QUARANTINE_FILE, rejects)
         stats |= {"requests": client.requests, "retries": client.retries}
     if boards and stats["boards_failed"] == len(boards):
-        raise SourceError(f"{ats}: none of the {len(boards)} boards could be read (see quarantine/{ats}/)")
+        raise CollectionFailed(f"{ats}: none of the {len(boards)} boards could be read (see quarantine/{ats}/)", stats)
     stats["coverage"] = round(stats["boards_collected"] / len(boards), 4) if boards else 1.0
     stats["sandbox"] = base.startswith(("http://127.0.0.1", "http://localhost"))
     log.info("%s %s: %d of %d boards, %d jobs", ats, day, stats["boards_collected"], len(boards),

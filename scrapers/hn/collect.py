@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from jobreqs import lake
 from scrapers.hn.parse import parse_first_line
-from scrapers.open_http import PoliteClient, SourceError
+from scrapers.open_http import CollectionFailed, PoliteClient, SourceError
 from transforms.text import html_to_text
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,22 @@ def collect_hn(root, day: dt.date, *, base: str | None = None, min_interval: flo
     start = int(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp())
     end = start + 86400
     stats = {"threads": [], "listed": 0, "collected": 0, "deleted": 0, "dead": 0, "quarantined": 0,
-             "parsed_first_lines": 0, "with_salary": 0}
+             "fetch_failed": 0, "parsed_first_lines": 0, "with_salary": 0}
+    try:
+        _collect(root, day, base, start, end, stats, min_interval, workers)
+    except SourceError as exc:
+        # the user or a thread could not be read: the date failed; its counts so far go to coverage
+        raise CollectionFailed(str(exc), stats, exc.status) from exc
+    accounted = stats["collected"] + stats["deleted"] + stats["dead"]
+    stats["coverage"] = round(accounted / stats["listed"], 4) if stats["listed"] else 1.0
+    stats["sandbox"] = base.startswith(("http://127.0.0.1", "http://localhost"))
+    log.info("hn %s: %d threads, %d comments on the date, %d collected", day, len(stats["threads"]), stats["listed"],
+             stats["collected"])
+    return stats
+
+
+def _collect(root, day: dt.date, base: str, start: int, end: int, stats: dict, min_interval: float,
+             workers: int) -> None:
     rejects = lake.Spool()
     with PoliteClient(min_interval) as client:
         user = client.get_json(f"{base}/v0/user/whoishiring.json")
@@ -145,6 +160,7 @@ def collect_hn(root, day: dt.date, *, base: str | None = None, min_interval: flo
                     for item_id, item, error in pool.map(fetch, kids[lo:hi]):
                         reason = None
                         if error:
+                            stats["fetch_failed"] += 1
                             reason = f"fetch failed: {error}"
                         elif not isinstance(item, dict):
                             reason = "the API answered null (no such item)"
@@ -174,9 +190,3 @@ def collect_hn(root, day: dt.date, *, base: str | None = None, min_interval: flo
         lake.replace_partition(raw_dir, records(), name=RAW_FILE)
         lake.replace_quarantine(lake.partition(root, "quarantine", "hn", day) / QUARANTINE_FILE, rejects)
         stats |= {"requests": client.requests, "retries": client.retries}
-    accounted = stats["collected"] + stats["deleted"] + stats["dead"]
-    stats["coverage"] = round(accounted / stats["listed"], 4) if stats["listed"] else 1.0
-    stats["sandbox"] = base.startswith(("http://127.0.0.1", "http://localhost"))
-    log.info("hn %s: %d threads, %d comments on the date, %d collected", day, len(threads), stats["listed"],
-             stats["collected"])
-    return stats
