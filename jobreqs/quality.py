@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 
 SEVERITIES = ("fail", "warn")
 #: The run's date in the checks' SQL (a manual run without a logical date checks the day it runs).
-DAY = "'{{ (logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}'::date"
+# A run triggered from the UI has no logical date: the name is then undefined, not None, and
+# Airflow renders with StrictUndefined, so test "is defined" before using it.
+DAY = ("'{{ (logical_date if logical_date is defined and logical_date else dag_run.run_after)"
+       ".strftime('%Y-%m-%d') }}'::date")
 #: Dates before the checked one that its "usual" levels are the median of.
 HISTORY_DAYS = 28
 

@@ -154,3 +154,24 @@ def test_the_trends_page_shows_the_checks(history):
     assert data["versions"] == [{"taxonomy_version": None, "classifier_version": None, "rows": 70},
                                 {"taxonomy_version": "tax-7", "classifier_version": "v1", "rows": 6}]
     assert "taxonomy <b>tax-7</b> with classifier <b>v1</b> (6 technology rows)" in html
+
+
+def test_checks_render_for_a_run_triggered_without_a_logical_date():
+    """A run triggered from the UI has no logical date (the name is undefined in the template
+    context, and Airflow renders with StrictUndefined): every check still reads its date, the run's."""
+    from types import SimpleNamespace
+
+    from airflow.sdk import DAG
+
+    from jobreqs.quality import check_tasks
+
+    day = dt.date(2026, 11, 30)
+    moment = dt.datetime.combine(day, dt.time(4, 52), dt.timezone.utc)
+    with DAG(dag_id="jobreqs_daily", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)) as dag:
+        tasks = check_tasks()
+    for task in tasks:
+        context = {"run_id": "manual__2026-11-30T04:52:07", "dag": dag, "params": {}, "task": task,
+                   "dag_run": SimpleNamespace(run_after=moment, logical_date=None)}
+        task.render_template_fields(context)
+        rendered = " ".join(str(getattr(task, field)) for field in task.template_fields)
+        assert f"'{day.isoformat()}'::date" in rendered, task.task_id
