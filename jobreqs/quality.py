@@ -195,6 +195,12 @@ def check_tasks() -> list:
     """The ``dq_*`` tasks of ``jobreqs_daily`` (instantiate inside the DAG context)."""
     postings_of_day = f"posting_date = {DAY}"
     median_count = _median_of_daily("count(*)", _POSTINGS)
+
+    def median_band(low: float, high: float) -> dict[str, str]:
+        """Thresholds ``low`` and ``high`` times the 28-date median (wide open without history)."""
+        return {"min_threshold": f"SELECT COALESCE(round(({low} * ({median_count}))::numeric, 2), 0)",
+                "max_threshold": f"SELECT COALESCE(round(({high} * ({median_count}))::numeric, 2), 1e12)"}
+
     median_no_tech = _median_of_daily("avg(no_tech::int)", _NO_TECH)
     median_new_terms = _median_of_daily("count(*)", _NEW_TERMS)
     count_sql = f"SELECT count(*) FROM jobreqs.postings WHERE {postings_of_day}"
@@ -203,15 +209,11 @@ def check_tasks() -> list:
             task_id="dq_row_count", severity="fail",
             description="postings of the date at least a fifth (and at most five times) the median of the 28 "
                         "dates before: a collapse or an explosion is an error, not a trend",
-            sql=count_sql,
-            min_threshold=f"SELECT COALESCE(round((0.2 * ({median_count}))::numeric, 2), 0)",
-            max_threshold=f"SELECT COALESCE(round((5 * ({median_count}))::numeric, 2), 1e12)"),
+            sql=count_sql, **median_band(0.2, 5)),
         ThresholdCheck(
             task_id="dq_row_count_usual", severity="warn",
             description="postings of the date within 0.7x-1.5x the median of the 28 dates before",
-            sql=count_sql,
-            min_threshold=f"SELECT COALESCE(round((0.7 * ({median_count}))::numeric, 2), 0)",
-            max_threshold=f"SELECT COALESCE(round((1.5 * ({median_count}))::numeric, 2), 1e12)"),
+            sql=count_sql, **median_band(0.7, 1.5)),
         ThresholdCheck(
             task_id="dq_no_technology_share", severity="warn",
             description="share of the date's postings with no technology at most 1.5x its median of the 28 "

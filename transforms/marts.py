@@ -99,18 +99,22 @@ FROM s
 GROUP BY s.posting_date, s.slice_source, s.slice_keyword
 """
 
-_TECHNOLOGY_DAILY = _SLICES_OF_DATES + """
-INSERT INTO jobreqs.technology_daily (posting_date, source, keyword, technology, category, postings, total_postings, share)
-SELECT s.posting_date, s.slice_source, s.slice_keyword, pt.technology,
-       COALESCE(t.category, 'uncategorised'),
-       count(*)::integer, d.postings, count(*)::numeric / d.postings
+# The slices' postings, each with its technologies (by index) and its slice's daily total.
+_SLICE_TECHNOLOGIES = """
 FROM s
 CROSS JOIN LATERAL (SELECT t.technology FROM jobreqs.posting_technologies t
                     WHERE t.source = s.source AND t.source_id = s.source_id) pt
 LEFT JOIN jobreqs.technologies t ON t.name = pt.technology
 JOIN jobreqs.postings_daily d
   ON d.posting_date = s.posting_date AND d.source = s.slice_source AND d.keyword = s.slice_keyword
-GROUP BY s.posting_date, s.slice_source, s.slice_keyword, pt.technology, t.category, d.postings
+"""
+
+_TECHNOLOGY_DAILY = _SLICES_OF_DATES + """
+INSERT INTO jobreqs.technology_daily (posting_date, source, keyword, technology, category, postings, total_postings, share)
+SELECT s.posting_date, s.slice_source, s.slice_keyword, pt.technology,
+       COALESCE(t.category, 'uncategorised'),
+       count(*)::integer, d.postings, count(*)::numeric / d.postings
+""" + _SLICE_TECHNOLOGIES + """GROUP BY s.posting_date, s.slice_source, s.slice_keyword, pt.technology, t.category, d.postings
 """
 
 _CATEGORY_DAILY = _SLICES_OF_DATES + """
@@ -121,13 +125,7 @@ SELECT s.posting_date, s.slice_source, s.slice_keyword,
        count(DISTINCT pt.technology)::integer,
        d.postings,
        count(DISTINCT s.source || ':' || s.source_id)::numeric / d.postings
-FROM s
-CROSS JOIN LATERAL (SELECT t.technology FROM jobreqs.posting_technologies t
-                    WHERE t.source = s.source AND t.source_id = s.source_id) pt
-LEFT JOIN jobreqs.technologies t ON t.name = pt.technology
-JOIN jobreqs.postings_daily d
-  ON d.posting_date = s.posting_date AND d.source = s.slice_source AND d.keyword = s.slice_keyword
-GROUP BY s.posting_date, s.slice_source, s.slice_keyword, COALESCE(t.category, 'uncategorised'), d.postings
+""" + _SLICE_TECHNOLOGIES + """GROUP BY s.posting_date, s.slice_source, s.slice_keyword, COALESCE(t.category, 'uncategorised'), d.postings
 """
 
 # Windows read the context days (55 before each output day); rows are written for the output days.
